@@ -1,0 +1,158 @@
+//! One structured log line and the request metrics per request, emitted when the
+//! response body ends — so a stream is logged with its full duration and outcome.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+use tokio::time::Instant;
+
+use crate::error::ErrorCode;
+use crate::server::Gateway;
+
+/// What a handler learned about the request, attached to its response.
+#[derive(Debug, Clone, Default)]
+pub struct RequestInfo {
+    pub tenant: Option<String>,
+    pub model: Option<String>,
+    pub stream: bool,
+    pub attempts: u32,
+}
+
+/// A low-cardinality name for the route of `path`.
+pub fn route_label(path: &str) -> &'static str {
+    match path {
+        "/v1/chat/completions" => "chat_completions",
+        "/v1/embeddings" => "embeddings",
+        "/v1/models" => "models",
+        "/healthz" => "healthz",
+        "/readyz" => "readyz",
+        "/metrics" => "metrics",
+        p if p.starts_with("/admin/") => "admin",
+        _ => "unknown",
+    }
+}
+
+/// Middleware: wraps the response body so the record is written when it ends.
+pub async fn record(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = route_label(request.uri().path());
+    let method = request.method().to_string();
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let response = next.run(request).await;
+    let (parts, body) = response.into_parts();
+    let record = Record {
+        gw,
+        route,
+        method,
+        request_id,
+        status: parts.status.as_u16(),
+        info: parts.extensions.get::<RequestInfo>().cloned().unwrap_or_default(),
+        error: parts.extensions.get::<ErrorCode>().map(|c| c.0),
+        start,
+        head_ms: start.elapsed().as_secs_f64() * 1e3,
+    };
+    let body = Body::new(RecordedBody {
+        inner: body,
+        record: Some(record),
+    });
+    Response::from_parts(parts, body)
+}
+
+struct Record {
+    gw: Arc<Gateway>,
+    route: &'static str,
+    method: String,
+    request_id: String,
+    status: u16,
+    info: RequestInfo,
+    error: Option<&'static str>,
+    start: Instant,
+    head_ms: f64,
+}
+
+impl Record {
+    fn finish(self, outcome: &'static str) {
+        let elapsed = self.start.elapsed();
+        self.gw.metrics.request(self.route, self.status, elapsed);
+        if matches!(self.route, "healthz" | "readyz" | "metrics") {
+            return;
+        }
+        let info = &self.info;
+        tracing::info!(
+            target: "access",
+            request_id = %self.request_id,
+            method = %self.method,
+            route = self.route,
+            status = self.status,
+            tenant = info.tenant.as_deref().unwrap_or("-"),
+            model = info.model.as_deref().unwrap_or("-"),
+            stream = info.stream,
+            attempts = info.attempts,
+            latency_ms = elapsed.as_secs_f64() * 1e3,
+            head_ms = self.head_ms,
+            outcome,
+            error = self.error.unwrap_or("-"),
+            "request"
+        );
+    }
+}
+
+/// The response body plus its pending record.
+struct RecordedBody {
+    inner: Body,
+    record: Option<Record>,
+}
+
+impl http_body::Body for RecordedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let outcome = match &polled {
+            Poll::Ready(None) => Some("complete"),
+            Poll::Ready(Some(Err(_))) => Some("upstream_error"),
+            _ => None,
+        };
+        if let (Some(outcome), Some(record)) = (outcome, self.record.take()) {
+            record.finish(outcome);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for RecordedBody {
+    fn drop(&mut self) {
+        if let Some(record) = self.record.take() {
+            let outcome = if http_body::Body::is_end_stream(&self.inner) {
+                "complete"
+            } else {
+                "client_gone"
+            };
+            record.finish(outcome);
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Gateway configuration: built-in defaults ← optional TOML file ← environment.
+//!
+//! Loading never touches the process environment itself: the caller hands in the
+//! variables (process env merged with `.env`), so layering is testable and pure.
+
+mod env;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use env::{Env, read_dotenv};
+
+/// Default OpenAI-compatible upstream: the original Go gateway fronted DeepSeek.
+pub const DEFAULT_UPSTREAM_URL: &str = "https://api.deepseek.com/v1";
+/// Port used when neither the config nor `PORT` names one.
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// Why configuration could not be loaded; printed by `main` before exiting non-zero.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {var} is not valid: {message}")]
+    Env { var: String, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// A secret string (API key). Its `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret value; callers must not log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The whole gateway configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub retry: RetryConfig,
+    /// Named upstream providers. The first is the default unless `default_upstream` says otherwise.
+    pub upstreams: Vec<UpstreamConfig>,
+    pub default_upstream: Option<String>,
+    /// Model name → upstream name. A trailing `*` matches a prefix (`"gpt-*"`).
+    pub models: BTreeMap<String, String>,
+    /// Gateway API keys → tenants. Empty means the gateway runs open as tenant `default`.
+    pub tenants: Vec<TenantConfig>,
+    pub redis: RedisConfig,
+    pub embedding: EmbeddingConfig,
+    pub admin: AdminConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            retry: RetryConfig::default(),
+            upstreams: vec![UpstreamConfig {
+                name: "default".into(),
+                base_url: DEFAULT_UPSTREAM_URL.into(),
+                api_keys: Vec::new(),
+            }],
+            default_upstream: None,
+            models: BTreeMap::new(),
+            tenants: Vec::new(),
+            redis: RedisConfig::default(),
+            embedding: EmbeddingConfig::default(),
+            admin: AdminConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Explicit bind address. When absent: `0.0.0.0:<port>` with gateway keys,
+    /// `127.0.0.1:<port>` when the gateway runs open.
+    pub listen: Option<SocketAddr>,
+    pub port: u16,
+    /// Largest accepted request body in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// How long in-flight requests (streams included) may run after a shutdown signal.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            port: DEFAULT_PORT,
+            max_body_bytes: 8 * 1024 * 1024,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+/// Upstream retry, timeout and key cool-down policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Attempts per request, the first included (1 = never retry).
+    pub max_attempts: u32,
+    /// First backoff step; step n is `base * 2^(n-1)`, capped, then fully jittered.
+    pub base_delay_ms: u64,
+    pub max_delay_ms: u64,
+    /// Upper bound for an upstream `Retry-After`.
+    pub max_retry_after_secs: u64,
+    /// Total time budget for a request until its response starts (all attempts).
+    pub deadline_secs: u64,
+    /// Budget of one attempt until its response headers (and, for JSON, its body).
+    pub attempt_timeout_secs: u64,
+    pub connect_timeout_ms: u64,
+    /// A stream that sends nothing for this long is cut.
+    pub stream_idle_timeout_secs: u64,
+    /// Cool-down of a key that got 429 without `Retry-After` (doubles per strike).
+    pub key_cooldown_ms: u64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            base_delay_ms: 100,
+            max_delay_ms: 2_000,
+            max_retry_after_secs: 20,
+            deadline_secs: 120,
+            attempt_timeout_secs: 60,
+            connect_timeout_ms: 3_000,
+            stream_idle_timeout_secs: 120,
+            key_cooldown_ms: 1_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    pub name: String,
+    /// OpenAI-style base URL including the version, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// Provider keys used round-robin; empty sends no `Authorization` (local servers).
+    #[serde(default)]
+    pub api_keys: Vec<Secret>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    pub name: String,
+    pub api_keys: Vec<Secret>,
+    #[serde(default)]
+    pub limits: TenantLimits,
+    #[serde(default)]
+    pub cache: TenantCache,
+}
+
+/// Per-tenant limits (enforced by the rate limiter once it is enabled).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantLimits {
+    pub requests_per_minute: Option<u32>,
+    pub request_burst: Option<u32>,
+    pub tokens_per_minute: Option<u32>,
+    pub token_burst: Option<u32>,
+}
+
+/// Per-tenant cache policy (used by the caches once they are enabled).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantCache {
+    pub enabled: bool,
+    /// Named scope shared with other tenants; by default a tenant's cache is its own.
+    pub shared_scope: Option<String>,
+    pub ttl_secs: Option<u64>,
+}
+
+impl Default for TenantCache {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            shared_scope: None,
+            ttl_secs: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://` or `rediss://` URL; absent = standalone, all state in process.
+    pub url: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingConfig {
+    /// OpenAI-compatible embeddings endpoint base URL (remote embedder).
+    pub url: Option<String>,
+    pub api_key: Option<Secret>,
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Key for `/admin/*` routes; absent disables them.
+    pub key: Option<Secret>,
+}
+
+impl Config {
+    /// Defaults ← `file` (if any) ← `env`, then validated.
+    pub fn load(file: Option<&Path>, env: &Env) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => Self::from_file(path)?,
+            None => Self::default(),
+        };
+        env::apply(&mut config, env)?;
+        validate::validate(&config)?;
+        Ok(config)
+    }
+
+    /// Parses TOML text over the defaults (no environment, no validation).
+    pub fn from_toml(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Runs without gateway keys: every caller is tenant `default`.
+    pub fn is_open(&self) -> bool {
+        self.tenants.is_empty()
+    }
+
+    /// The address to bind: explicit `listen`, else loopback when open, else all interfaces.
+    pub fn bind_addr(&self) -> SocketAddr {
+        if let Some(addr) = self.server.listen {
+            return addr;
+        }
+        let host = if self.is_open() {
+            [127, 0, 0, 1]
+        } else {
+            [0, 0, 0, 0]
+        };
+        SocketAddr::from((host, self.server.port))
+    }
+
+    /// Name of the upstream that serves models without a mapping.
+    pub fn default_upstream_name(&self) -> Option<&str> {
+        self.default_upstream
+            .as_deref()
+            .or_else(|| self.upstreams.first().map(|u| u.name.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,146 @@
+//! Start-up validation: every rule that, broken, would only surface at request time.
+
+use std::collections::HashSet;
+
+use super::{Config, ConfigError};
+
+pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
+    let invalid = |m: String| Err(ConfigError::Invalid(m));
+
+    if config.server.max_body_bytes == 0 {
+        return invalid("server.max_body_bytes must be greater than 0".into());
+    }
+    validate_retry(config)?;
+    validate_upstreams(config)?;
+    validate_tenants(config)?;
+
+    if let Some(url) = &config.redis.url {
+        let parsed = url::Url::parse(url.expose())
+            .map_err(|e| ConfigError::Invalid(format!("redis.url (REDIS_URL) is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
+            return invalid(format!(
+                "redis.url (REDIS_URL) must use redis:// or rediss://, not {}://",
+                parsed.scheme()
+            ));
+        }
+    }
+    if let Some(url) = &config.embedding.url {
+        check_http_url("embedding.url (EMBEDDING_URL)", url)?;
+    }
+    if config.admin.key.as_ref().is_some_and(|k| k.expose().is_empty()) {
+        return invalid("admin.key must not be empty".into());
+    }
+    Ok(())
+}
+
+fn validate_retry(config: &Config) -> Result<(), ConfigError> {
+    let r = &config.retry;
+    let problem = if r.max_attempts == 0 {
+        Some("retry.max_attempts must be at least 1")
+    } else if r.max_attempts > 20 {
+        Some("retry.max_attempts must be at most 20")
+    } else if r.deadline_secs == 0 || r.attempt_timeout_secs == 0 {
+        Some("retry.deadline_secs and retry.attempt_timeout_secs must be greater than 0")
+    } else if r.base_delay_ms > r.max_delay_ms {
+        Some("retry.base_delay_ms must not exceed retry.max_delay_ms")
+    } else if r.stream_idle_timeout_secs == 0 || r.connect_timeout_ms == 0 {
+        Some("retry.stream_idle_timeout_secs and retry.connect_timeout_ms must be greater than 0")
+    } else {
+        None
+    };
+    match problem {
+        Some(m) => Err(ConfigError::Invalid(m.into())),
+        None => Ok(()),
+    }
+}
+
+fn validate_upstreams(config: &Config) -> Result<(), ConfigError> {
+    if config.upstreams.is_empty() {
+        return Err(ConfigError::Invalid(
+            "at least one [[upstreams]] entry (or TARGET_URL) is required".into(),
+        ));
+    }
+    let mut names = HashSet::new();
+    for upstream in &config.upstreams {
+        if upstream.name.trim().is_empty() {
+            return Err(ConfigError::Invalid("an upstream has an empty name".into()));
+        }
+        if !names.insert(upstream.name.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "upstream name {:?} is used twice",
+                upstream.name
+            )));
+        }
+        check_http_url(&format!("upstream {:?} base_url", upstream.name), &upstream.base_url)?;
+        if upstream.api_keys.iter().any(|k| k.expose().trim().is_empty()) {
+            return Err(ConfigError::Invalid(format!(
+                "upstream {:?} has an empty API key",
+                upstream.name
+            )));
+        }
+    }
+    let known = |n: &str| names.contains(n);
+    if let Some(name) = &config.default_upstream
+        && !known(name)
+    {
+        return Err(ConfigError::Invalid(format!(
+            "default_upstream {name:?} is not a configured upstream"
+        )));
+    }
+    for (model, target) in &config.models {
+        if !known(target) {
+            return Err(ConfigError::Invalid(format!(
+                "models.{model:?} points to unknown upstream {target:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn validate_tenants(config: &Config) -> Result<(), ConfigError> {
+    let mut names = HashSet::new();
+    let mut keys = HashSet::new();
+    for tenant in &config.tenants {
+        if tenant.name.trim().is_empty() {
+            return Err(ConfigError::Invalid("a tenant has an empty name".into()));
+        }
+        if !names.insert(tenant.name.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "tenant name {:?} is used twice",
+                tenant.name
+            )));
+        }
+        if tenant.api_keys.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "tenant {:?} has no api_keys",
+                tenant.name
+            )));
+        }
+        for key in &tenant.api_keys {
+            if key.expose().trim().is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "tenant {:?} has an empty API key",
+                    tenant.name
+                )));
+            }
+            if !keys.insert(key.expose()) {
+                return Err(ConfigError::Invalid(format!(
+                    "a gateway API key of tenant {:?} is also used by another entry",
+                    tenant.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_http_url(what: &str, value: &str) -> Result<(), ConfigError> {
+    let url = url::Url::parse(value)
+        .map_err(|e| ConfigError::Invalid(format!("{what} {value:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::Invalid(format!(
+            "{what} {value:?} must be an http:// or https:// URL with a host"
+        )));
+    }
+    Ok(())
+}

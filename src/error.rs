@@ -1,0 +1,162 @@
+//! The gateway's own errors, each mapped to an HTTP status and the OpenAI error
+//! JSON `{"error":{"message","type","param","code"}}`.
+
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        param: Option<&'static str>,
+    },
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("missing or invalid gateway API key")]
+    Unauthorized,
+    #[error("unknown route {method} {path}")]
+    NotFound { method: String, path: String },
+    #[error("method {method} is not allowed on {path}")]
+    MethodNotAllowed { method: String, path: String },
+    #[error("{message}")]
+    UpstreamRateLimited {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("{message}")]
+    UpstreamUnavailable { message: String },
+    #[error("{message}")]
+    UpstreamTimeout { message: String },
+    #[error("the gateway is shutting down")]
+    ShuttingDown,
+    #[error("internal gateway error")]
+    Internal,
+}
+
+impl GatewayError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+            param: None,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::UpstreamRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::UpstreamUnavailable { .. } => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// OpenAI's `type` field.
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::BadRequest { .. }
+            | Self::PayloadTooLarge { .. }
+            | Self::NotFound { .. }
+            | Self::MethodNotAllowed { .. } => "invalid_request_error",
+            Self::Unauthorized => "authentication_error",
+            Self::UpstreamRateLimited { .. } => "rate_limit_error",
+            Self::UpstreamUnavailable { .. } | Self::UpstreamTimeout { .. } => "upstream_error",
+            Self::ShuttingDown | Self::Internal => "server_error",
+        }
+    }
+
+    /// OpenAI's `code` field; also a low-cardinality label for logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { .. } => "invalid_request",
+            Self::PayloadTooLarge { .. } => "request_too_large",
+            Self::Unauthorized => "invalid_api_key",
+            Self::NotFound { .. } => "unknown_url",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::UpstreamRateLimited { .. } => "upstream_rate_limited",
+            Self::UpstreamUnavailable { .. } => "upstream_unavailable",
+            Self::UpstreamTimeout { .. } => "upstream_timeout",
+            Self::ShuttingDown => "shutting_down",
+            Self::Internal => "internal_error",
+        }
+    }
+
+    fn param(&self) -> Option<&'static str> {
+        match self {
+            Self::BadRequest { param, .. } => *param,
+            _ => None,
+        }
+    }
+
+    /// The error as the JSON body OpenAI clients understand.
+    pub fn body(&self) -> serde_json::Value {
+        json!({
+            "error": {
+                "message": self.to_string(),
+                "type": self.kind(),
+                "param": self.param(),
+                "code": self.code(),
+            }
+        })
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), axum::Json(self.body())).into_response();
+        let headers = response.headers_mut();
+        if let Self::UpstreamRateLimited {
+            retry_after: Some(wait),
+            ..
+        } = &self
+        {
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if matches!(self, Self::Unauthorized) {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response.extensions_mut().insert(ErrorCode(self.code()));
+        response
+    }
+}
+
+/// Marks a response the gateway generated itself, for the access log.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_use_the_openai_shape_and_status() {
+        let err = GatewayError::PayloadTooLarge { limit: 10 };
+        assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body = err.body();
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        assert_eq!(body["error"]["code"], "request_too_large");
+        assert!(body["error"]["param"].is_null());
+        assert!(body["error"]["message"].as_str().unwrap().contains("10 bytes"));
+    }
+
+    #[test]
+    fn rate_limited_errors_carry_retry_after_rounded_up() {
+        let err = GatewayError::UpstreamRateLimited {
+            message: "slow down".into(),
+            retry_after: Some(Duration::from_millis(1500)),
+        };
+        let response = err.into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+    }
+}

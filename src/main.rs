@@ -1,0 +1,144 @@
+//! The `g-aigateway` binary: parse CLI and configuration, bind, serve until
+//! SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use g_aigateway::config::{Config, Env, read_dotenv};
+use tokio_util::sync::CancellationToken;
+
+/// OpenAI-compatible LLM API gateway.
+///
+/// Configuration is layered: built-in defaults ← TOML file ← environment (a `.env`
+/// file in the working directory included; real variables win over it). With no
+/// configuration at all it proxies to DeepSeek with the key in DEEPSEEK_API_KEY,
+/// open to anyone on 127.0.0.1:8080. See examples/gateway.toml for every option.
+///
+/// Environment: TARGET_URL, DEEPSEEK_API_KEY (comma-separated for a key pool),
+/// PORT, GATEWAY_LISTEN, GATEWAY_API_KEYS ("tenant=key,..."), GATEWAY_ADMIN_KEY,
+/// GATEWAY_MAX_BODY_BYTES, GATEWAY_SHUTDOWN_GRACE_SECS, GATEWAY_RETRY_MAX_ATTEMPTS,
+/// GATEWAY_UPSTREAM_DEADLINE_SECS, REDIS_URL, EMBEDDING_URL, EMBEDDING_API_KEY,
+/// EMBEDDING_MODEL, GATEWAY_CONFIG, GATEWAY_LOG (tracing filter, e.g. "info").
+#[derive(Debug, Parser)]
+#[command(name = "g-aigateway", version, verbatim_doc_comment)]
+struct Cli {
+    /// TOML configuration file (default: $GATEWAY_CONFIG, else none).
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Bind address, overriding the configuration (e.g. 0.0.0.0:8080).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Validate the configuration, print a summary and exit.
+    #[arg(long)]
+    check_config: bool,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Json)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Json,
+    Pretty,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (config, env) = match load_config(&cli) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("g-aigateway: configuration error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(cli.log_format, env.get("GATEWAY_LOG").map(String::as_str));
+    if cli.check_config {
+        println!(
+            "configuration is valid: {} upstream(s), {} tenant(s), listening on {}",
+            config.upstreams.len(),
+            config.tenants.len(),
+            config.bind_addr()
+        );
+        return ExitCode::SUCCESS;
+    }
+    match serve(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "gateway failed");
+            eprintln!("g-aigateway: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<(Config, Env)> {
+    let mut env: Env = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    read_dotenv(Path::new(".env"), &mut env)?;
+    let file = cli
+        .config
+        .clone()
+        .or_else(|| env.get("GATEWAY_CONFIG").filter(|p| !p.is_empty()).map(PathBuf::from));
+    let mut config = Config::load(file.as_deref(), &env)?;
+    if let Some(listen) = cli.listen {
+        config.server.listen = Some(listen);
+    }
+    Ok((config, env))
+}
+
+fn init_logging(format: LogFormat, filter: Option<&str>) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter.unwrap_or("info"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let addr = config.bind_addr();
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot bind {addr}"))?;
+        tracing::info!(%addr, upstreams = config.upstreams.len(), tenants = config.tenants.len(), "gateway listening");
+        let shutdown = CancellationToken::new();
+        tokio::spawn(cancel_on_signal(shutdown.clone()));
+        g_aigateway::run(listener, config, shutdown).await?;
+        Ok(())
+    })
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("shutdown signal received: draining");
+    shutdown.cancel();
+}

@@ -1,0 +1,110 @@
+//! Prometheus metrics. Each gateway instance owns its recorder (no global state),
+//! so several instances in one process — as in tests — keep separate series.
+
+use std::time::Duration;
+
+use metrics::{Recorder, counter, describe_counter, describe_histogram, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+/// Latency buckets in seconds: sub-millisecond cache hits up to long completions.
+const SECONDS_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0, 120.0,
+];
+
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let builder = PrometheusBuilder::new();
+        // Only fails on an empty bucket list, which a constant is not.
+        let builder = builder
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        let metrics = Self { recorder, handle };
+        metrics.with(describe_all);
+        metrics
+    }
+
+    /// Runs `f` with this instance's recorder as the target of the `metrics` macros.
+    pub fn with<T>(&self, f: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(&self.recorder as &dyn Recorder, f)
+    }
+
+    /// Prometheus text exposition of every series.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    /// Housekeeping the exporter needs periodically (drains histogram buffers).
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
+    pub fn request(&self, route: &'static str, status: u16, elapsed: Duration) {
+        self.with(|| {
+            counter!("gateway_requests_total", "route" => route, "status" => status.to_string())
+                .increment(1);
+            histogram!("gateway_request_duration_seconds", "route" => route)
+                .record(elapsed.as_secs_f64());
+        });
+    }
+
+    /// One upstream attempt; `outcome` is the status code or `error`/`timeout`.
+    pub fn upstream_attempt(&self, upstream: &str, outcome: &str, elapsed: Duration) {
+        let (upstream, outcome) = (upstream.to_string(), outcome.to_string());
+        self.with(|| {
+            counter!("gateway_upstream_requests_total", "upstream" => upstream.clone(), "status" => outcome)
+                .increment(1);
+            histogram!("gateway_upstream_duration_seconds", "upstream" => upstream)
+                .record(elapsed.as_secs_f64());
+        });
+    }
+
+    pub fn upstream_retry(&self, upstream: &str) {
+        let upstream = upstream.to_string();
+        self.with(|| counter!("gateway_upstream_retries_total", "upstream" => upstream).increment(1));
+    }
+}
+
+fn describe_all() {
+    describe_counter!("gateway_requests_total", "Requests answered, by route and status");
+    describe_histogram!(
+        "gateway_request_duration_seconds",
+        "Time from request to the end of the response body"
+    );
+    describe_counter!(
+        "gateway_upstream_requests_total",
+        "Upstream attempts, by upstream and status (or error/timeout)"
+    );
+    describe_counter!("gateway_upstream_retries_total", "Upstream attempts that were retried");
+    describe_histogram!(
+        "gateway_upstream_duration_seconds",
+        "Time of one upstream attempt until its response head (JSON: whole body)"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_instances_keep_separate_series() {
+        let a = Metrics::new();
+        let b = Metrics::new();
+        a.request("chat", 200, Duration::from_millis(3));
+        assert!(a.render().contains("gateway_requests_total{route=\"chat\",status=\"200\"} 1"));
+        assert!(!b.render().contains("gateway_requests_total{"));
+    }
+}

@@ -1,0 +1,161 @@
+//! The HTTP server: shared gateway state, the router with its cross-cutting
+//! layers (request id, panic catch, access log), and graceful shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::error::GatewayError;
+use crate::metrics::Metrics;
+use crate::upstream::{Forwarder, Upstreams};
+use crate::{access, pipeline};
+
+/// Why the gateway could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot build the upstream HTTP client: {0}")]
+    HttpClient(#[from] reqwest::Error),
+    #[error("invalid upstream routing")]
+    Routing,
+    #[error("server error: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// Everything a request needs, shared by all handlers.
+pub struct Gateway {
+    pub config: Config,
+    pub auth: Auth,
+    pub upstreams: Upstreams,
+    pub forwarder: Forwarder,
+    pub metrics: Arc<Metrics>,
+    pub shutdown: CancellationToken,
+}
+
+impl Gateway {
+    pub fn new(config: Config, shutdown: CancellationToken) -> Result<Self, RunError> {
+        let metrics = Arc::new(Metrics::new());
+        let upstreams = Upstreams::from_config(&config).map_err(|_| RunError::Routing)?;
+        let forwarder = Forwarder::new(&config.retry, Arc::clone(&metrics))?;
+        Ok(Self {
+            auth: Auth::from_config(&config),
+            upstreams,
+            forwarder,
+            metrics,
+            shutdown,
+            config,
+        })
+    }
+
+    pub fn stream_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.config.retry.stream_idle_timeout_secs)
+    }
+}
+
+/// The router with every route and the cross-cutting layers.
+pub fn router(gw: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(pipeline::chat_completions))
+        .route("/v1/embeddings", post(pipeline::embeddings))
+        .route("/v1/models", get(pipeline::models))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(CatchPanicLayer::custom(|_| GatewayError::Internal.into_response()))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&gw),
+            access::record,
+        ))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(gw)
+}
+
+/// Serves on `listener` until `shutdown` fires, then stops accepting and lets
+/// in-flight requests (streams included) finish within the grace period.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    let gw = Arc::new(Gateway::new(config, shutdown.clone())?);
+    if gw.config.is_open() {
+        tracing::warn!("no gateway API keys configured: every caller is tenant `default`");
+    }
+    let tasks = TaskTracker::new();
+    tasks.spawn(metrics_upkeep(Arc::clone(&gw)));
+    let grace = gw.config.server.shutdown_grace();
+    let app = router(Arc::clone(&gw));
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .into_future();
+    let grace_over = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result?,
+        () = grace_over => {
+            tracing::warn!(grace_secs = grace.as_secs(), "grace period over: closing remaining connections");
+        }
+    }
+    tasks.close();
+    tasks.wait().await;
+    tracing::info!("gateway stopped");
+    Ok(())
+}
+
+async fn metrics_upkeep(gw: Arc<Gateway>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => gw.metrics.upkeep(),
+            () = gw.shutdown.cancelled() => return,
+        }
+    }
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
+    if gw.shutdown.is_cancelled() {
+        let body = json!({ "status": "shutting_down" });
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    }
+    axum::Json(json!({ "status": "ready" })).into_response()
+}
+
+async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
+    let content_type = "text/plain; version=0.0.4; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], gw.metrics.render()).into_response()
+}
+
+async fn not_found(request: Request) -> GatewayError {
+    GatewayError::NotFound {
+        method: request.method().to_string(),
+        path: request.uri().path().to_string(),
+    }
+}
+
+async fn method_not_allowed(request: Request) -> GatewayError {
+    GatewayError::MethodNotAllowed {
+        method: request.method().to_string(),
+        path: request.uri().path().to_string(),
+    }
+}

@@ -1,0 +1,237 @@
+//! The forwarding loop: lease a key, send, classify, back off, retry — until an
+//! answer, the attempt limit, or the deadline. Nothing is retried once a stream
+//! has been handed to the client: a 200 stream ends the loop.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::http::{HeaderMap, StatusCode, header};
+use tokio::time::{Instant, sleep, timeout_at};
+
+use super::{
+    Lease, RetryPolicy, Upstream, UpstreamBody, UpstreamError, UpstreamRequest, UpstreamResponse,
+    client_response_headers, is_retryable, retry_after,
+};
+use crate::config::RetryConfig;
+use crate::metrics::Metrics;
+
+/// A failed attempt, kept to decide the wait and the final error.
+enum Failure {
+    Status {
+        status: StatusCode,
+        retry_after: Option<Duration>,
+    },
+    Timeout,
+    Transport(String),
+}
+
+impl Failure {
+    /// A `Retry-After` that applies to the whole upstream (a 429's is per key
+    /// and already enforced by the key pool).
+    fn upstream_wide_retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Status {
+                status,
+                retry_after,
+            } if *status != StatusCode::TOO_MANY_REQUESTS => *retry_after,
+            _ => None,
+        }
+    }
+
+    fn into_error(self, upstream: &Upstream, attempts: u32) -> UpstreamError {
+        let upstream = upstream.name.clone();
+        match self {
+            Self::Status {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                retry_after,
+            } => UpstreamError::RateLimited {
+                upstream,
+                attempts,
+                retry_after,
+            },
+            Self::Status { status, .. } => UpstreamError::Unavailable {
+                upstream,
+                attempts,
+                last: format!("status {status}"),
+            },
+            Self::Timeout => UpstreamError::Timeout { upstream, attempts },
+            Self::Transport(last) => UpstreamError::Unavailable {
+                upstream,
+                attempts,
+                last,
+            },
+        }
+    }
+}
+
+/// Sends requests upstream with the retry policy.
+pub struct Forwarder {
+    http: reqwest::Client,
+    policy: RetryPolicy,
+    metrics: Arc<Metrics>,
+}
+
+impl Forwarder {
+    pub fn new(config: &RetryConfig, metrics: Arc<Metrics>) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Self {
+            http,
+            policy: RetryPolicy::from_config(config),
+            metrics,
+        })
+    }
+
+    /// Forwards `request` to `upstream`, retrying throttling, 5xx, connection
+    /// errors and timeouts with backoff, within the total deadline.
+    pub async fn send(
+        &self,
+        upstream: &Upstream,
+        request: &UpstreamRequest,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        let deadline = Instant::now() + self.policy.deadline;
+        let mut attempts = 0;
+        loop {
+            let lease = match self.lease(upstream, deadline).await {
+                Ok(lease) => lease,
+                Err(wait) => {
+                    return Err(UpstreamError::RateLimited {
+                        upstream: upstream.name.clone(),
+                        attempts,
+                        retry_after: Some(wait),
+                    });
+                }
+            };
+            attempts += 1;
+            let failure = match self.attempt(upstream, lease, request, deadline).await {
+                Ok(mut response) => {
+                    response.attempts = attempts;
+                    return Ok(response);
+                }
+                Err(failure) => failure,
+            };
+            if attempts >= self.policy.max_attempts {
+                return Err(failure.into_error(upstream, attempts));
+            }
+            let wait = self.policy.wait(
+                attempts,
+                failure.upstream_wide_retry_after(),
+                &mut rand::rng(),
+            );
+            if Instant::now() + wait >= deadline {
+                return Err(failure.into_error(upstream, attempts));
+            }
+            self.metrics.upstream_retry(&upstream.name);
+            sleep(wait).await;
+        }
+    }
+
+    /// A key to use, waiting for a resting key when all rest — unless that wait
+    /// would pass the deadline (then `Err(wait)`).
+    async fn lease(&self, upstream: &Upstream, deadline: Instant) -> Result<Option<usize>, Duration> {
+        loop {
+            match upstream.pool.lease() {
+                Lease::Key(index) => return Ok(Some(index)),
+                Lease::Anonymous => return Ok(None),
+                Lease::Wait(wait) => {
+                    if Instant::now() + wait >= deadline {
+                        return Err(wait);
+                    }
+                    sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// One attempt, bounded by the attempt timeout and the deadline.
+    async fn attempt(
+        &self,
+        upstream: &Upstream,
+        lease: Option<usize>,
+        request: &UpstreamRequest,
+        deadline: Instant,
+    ) -> Result<UpstreamResponse, Failure> {
+        let started = Instant::now();
+        let limit = deadline.min(started + self.policy.attempt_timeout);
+        let result = timeout_at(limit, self.exchange(upstream, lease, request)).await;
+        let elapsed = started.elapsed();
+        let record = |outcome: &str| self.metrics.upstream_attempt(&upstream.name, outcome, elapsed);
+        let response = match result {
+            Err(_) => {
+                record("timeout");
+                return Err(Failure::Timeout);
+            }
+            Ok(Err(e)) if e.is_timeout() => {
+                record("timeout");
+                return Err(Failure::Timeout);
+            }
+            Ok(Err(e)) => {
+                record("error");
+                return Err(Failure::Transport(describe(&e)));
+            }
+            Ok(Ok(response)) => response,
+        };
+        record(response.status.as_str());
+        if is_retryable(response.status) {
+            let wait = retry_after(&response.headers, SystemTime::now())
+                .map(|d| d.min(self.policy.max_retry_after));
+            if let (StatusCode::TOO_MANY_REQUESTS, Some(index)) = (response.status, lease) {
+                upstream.pool.cool_down(index, wait);
+            }
+            return Err(Failure::Status {
+                status: response.status,
+                retry_after: wait,
+            });
+        }
+        if let Some(index) = lease {
+            upstream.pool.succeeded(index);
+        }
+        Ok(response)
+    }
+
+    /// Sends once; reads the whole body unless it is a 200 stream.
+    async fn exchange(
+        &self,
+        upstream: &Upstream,
+        lease: Option<usize>,
+        request: &UpstreamRequest,
+    ) -> Result<UpstreamResponse, reqwest::Error> {
+        let mut builder = self
+            .http
+            .request(request.method.clone(), upstream.url(request.path))
+            .headers(request.headers.clone())
+            .body(request.body.clone());
+        if let Some(key) = lease.and_then(|i| upstream.pool.header(i)) {
+            builder = builder.header(header::AUTHORIZATION, key.clone());
+        }
+        let response = builder.send().await?;
+        let status = response.status();
+        let headers: HeaderMap = client_response_headers(response.headers());
+        let body = if request.stream && status == StatusCode::OK {
+            UpstreamBody::Stream(response)
+        } else {
+            UpstreamBody::Full(response.bytes().await?)
+        };
+        Ok(UpstreamResponse {
+            status,
+            headers,
+            body,
+            attempts: 0,
+        })
+    }
+}
+
+/// A short reason for logs and error bodies; reqwest's messages name no secrets.
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_connect() {
+        "connection failed".into()
+    } else if e.is_body() || e.is_decode() {
+        "response body was cut".into()
+    } else {
+        "request failed".into()
+    }
+}
