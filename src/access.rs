@@ -58,7 +58,11 @@ pub async fn record(State(gw): State<Arc<Gateway>>, request: Request, next: Next
         method,
         request_id,
         status: parts.status.as_u16(),
-        info: parts.extensions.get::<RequestInfo>().cloned().unwrap_or_default(),
+        info: parts
+            .extensions
+            .get::<RequestInfo>()
+            .cloned()
+            .unwrap_or_default(),
         error: parts.extensions.get::<ErrorCode>().map(|c| c.0),
         start,
         head_ms: start.elapsed().as_secs_f64() * 1e3,
@@ -126,6 +130,10 @@ impl http_body::Body for RecordedBody {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         let outcome = match &polled {
             Poll::Ready(None) => Some("complete"),
+            // The last frame of a sized body: record before the client can see it end.
+            Poll::Ready(Some(Ok(_))) if http_body::Body::is_end_stream(&self.inner) => {
+                Some("complete")
+            }
             Poll::Ready(Some(Err(_))) => Some("upstream_error"),
             _ => None,
         };

@@ -117,8 +117,14 @@ mod tests {
     #[test]
     fn a_known_key_resolves_to_its_tenant() {
         let auth = Auth::from_config(&config_with(&[("a", "key-a"), ("b", "key-b")]));
-        assert_eq!(auth.authenticate(&headers("Bearer key-b")).unwrap().name, "b");
-        assert_eq!(auth.authenticate(&headers("bearer  key-a ")).unwrap().name, "a");
+        assert_eq!(
+            auth.authenticate(&headers("Bearer key-b")).unwrap().name,
+            "b"
+        );
+        assert_eq!(
+            auth.authenticate(&headers("bearer  key-a ")).unwrap().name,
+            "a"
+        );
     }
 
     #[test]
@@ -134,6 +140,9 @@ mod tests {
     #[test]
     fn without_keys_everyone_is_the_default_tenant() {
         let auth = Auth::from_config(&Config::default());
-        assert_eq!(auth.authenticate(&HeaderMap::new()).unwrap().name, "default");
+        assert_eq!(
+            auth.authenticate(&HeaderMap::new()).unwrap().name,
+            "default"
+        );
     }
 }

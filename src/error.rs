@@ -146,7 +146,12 @@ mod tests {
         assert_eq!(body["error"]["type"], "invalid_request_error");
         assert_eq!(body["error"]["code"], "request_too_large");
         assert!(body["error"]["param"].is_null());
-        assert!(body["error"]["message"].as_str().unwrap().contains("10 bytes"));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("10 bytes")
+        );
     }
 
     #[test]

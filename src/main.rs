@@ -79,10 +79,11 @@ fn load_config(cli: &Cli) -> anyhow::Result<(Config, Env)> {
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
     read_dotenv(Path::new(".env"), &mut env)?;
-    let file = cli
-        .config
-        .clone()
-        .or_else(|| env.get("GATEWAY_CONFIG").filter(|p| !p.is_empty()).map(PathBuf::from));
+    let file = cli.config.clone().or_else(|| {
+        env.get("GATEWAY_CONFIG")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    });
     let mut config = Config::load(file.as_deref(), &env)?;
     if let Some(listen) = cli.listen {
         config.server.listen = Some(listen);

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use metrics::{Recorder, counter, describe_counter, describe_histogram, histogram};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 
 /// Latency buckets in seconds: sub-millisecond cache hits up to long completions.
 const SECONDS_BUCKETS: &[f64] = &[
@@ -74,12 +76,17 @@ impl Metrics {
 
     pub fn upstream_retry(&self, upstream: &str) {
         let upstream = upstream.to_string();
-        self.with(|| counter!("gateway_upstream_retries_total", "upstream" => upstream).increment(1));
+        self.with(|| {
+            counter!("gateway_upstream_retries_total", "upstream" => upstream).increment(1)
+        });
     }
 }
 
 fn describe_all() {
-    describe_counter!("gateway_requests_total", "Requests answered, by route and status");
+    describe_counter!(
+        "gateway_requests_total",
+        "Requests answered, by route and status"
+    );
     describe_histogram!(
         "gateway_request_duration_seconds",
         "Time from request to the end of the response body"
@@ -88,7 +95,10 @@ fn describe_all() {
         "gateway_upstream_requests_total",
         "Upstream attempts, by upstream and status (or error/timeout)"
     );
-    describe_counter!("gateway_upstream_retries_total", "Upstream attempts that were retried");
+    describe_counter!(
+        "gateway_upstream_retries_total",
+        "Upstream attempts that were retried"
+    );
     describe_histogram!(
         "gateway_upstream_duration_seconds",
         "Time of one upstream attempt until its response head (JSON: whole body)"
@@ -104,7 +114,10 @@ mod tests {
         let a = Metrics::new();
         let b = Metrics::new();
         a.request("chat", 200, Duration::from_millis(3));
-        assert!(a.render().contains("gateway_requests_total{route=\"chat\",status=\"200\"} 1"));
+        assert!(
+            a.render()
+                .contains("gateway_requests_total{route=\"chat\",status=\"200\"} 1")
+        );
         assert!(!b.render().contains("gateway_requests_total{"));
     }
 }

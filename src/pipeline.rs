@@ -44,7 +44,16 @@ async fn chat(
     info.model = Some(request.model.clone());
     info.stream = request.stream;
     let upstream = gw.upstreams.route(Some(&request.model));
-    forward(gw, upstream, "/chat/completions", headers, body, request.stream, info).await
+    forward(
+        gw,
+        upstream,
+        "/chat/completions",
+        headers,
+        body,
+        request.stream,
+        info,
+    )
+    .await
 }
 
 /// `POST /v1/embeddings`.
@@ -170,7 +179,9 @@ impl ApiRequest {
             GatewayError::bad_request(format!("request body is not valid JSON: {e}"))
         })?;
         let Value::Object(fields) = value else {
-            return Err(GatewayError::bad_request("request body must be a JSON object"));
+            return Err(GatewayError::bad_request(
+                "request body must be a JSON object",
+            ));
         };
         let model = match fields.get("model") {
             Some(Value::String(m)) if !m.is_empty() => m.clone(),

@@ -1,6 +1,8 @@
 //! The HTTP server: shared gateway state, the router with its cross-cutting
 //! layers (request id, panic catch, access log), and graceful shutdown.
 
+mod listener;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,8 +32,6 @@ pub enum RunError {
     HttpClient(#[from] reqwest::Error),
     #[error("invalid upstream routing")]
     Routing,
-    #[error("server error: {0}")]
-    Serve(#[from] std::io::Error),
 }
 
 /// Everything a request needs, shared by all handlers.
@@ -75,7 +75,9 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(CatchPanicLayer::custom(|_| GatewayError::Internal.into_response()))
+        .layer(CatchPanicLayer::custom(|_| {
+            GatewayError::Internal.into_response()
+        }))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&gw),
             access::record,
@@ -99,20 +101,7 @@ pub async fn run(
     let tasks = TaskTracker::new();
     tasks.spawn(metrics_upkeep(Arc::clone(&gw)));
     let grace = gw.config.server.shutdown_grace();
-    let app = router(Arc::clone(&gw));
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future();
-    let grace_over = async {
-        shutdown.cancelled().await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        result = server => result?,
-        () = grace_over => {
-            tracing::warn!(grace_secs = grace.as_secs(), "grace period over: closing remaining connections");
-        }
-    }
+    listener::serve(listener, router(Arc::clone(&gw)), shutdown, grace).await;
     tasks.close();
     tasks.wait().await;
     tracing::info!("gateway stopped");

@@ -30,7 +30,10 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    anyhow::ensure!((0.0..=1.0).contains(&cli.error_rate), "--error-rate must be within 0..=1");
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&cli.error_rate),
+        "--error-rate must be within 0..=1"
+    );
     let options = MockOptions {
         latency: Duration::from_millis(cli.latency_ms),
         chunk_delay: Duration::from_millis(cli.chunk_delay_ms),

@@ -34,7 +34,10 @@ fn file_values_override_defaults_and_keep_unset_defaults() {
     let config = load_text("[server]\nport = 9000\n[retry]\nmax_attempts = 5\n", &[]).unwrap();
     assert_eq!(config.server.port, 9000);
     assert_eq!(config.retry.max_attempts, 5);
-    assert_eq!(config.retry.base_delay_ms, RetryConfig::default().base_delay_ms);
+    assert_eq!(
+        config.retry.base_delay_ms,
+        RetryConfig::default().base_delay_ms
+    );
 }
 
 #[test]
@@ -66,7 +69,10 @@ fn go_gateway_variables_configure_the_default_upstream() {
     let keys: Vec<_> = upstream.api_keys.iter().map(Secret::expose).collect();
     assert_eq!(keys, ["sk-1", "sk-2"]);
     assert!(config.redis.url.is_some());
-    assert_eq!(config.embedding.model.as_deref(), Some("text-embedding-3-small"));
+    assert_eq!(
+        config.embedding.model.as_deref(),
+        Some("text-embedding-3-small")
+    );
 }
 
 #[test]

@@ -15,8 +15,9 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     validate_tenants(config)?;
 
     if let Some(url) = &config.redis.url {
-        let parsed = url::Url::parse(url.expose())
-            .map_err(|e| ConfigError::Invalid(format!("redis.url (REDIS_URL) is not a URL: {e}")))?;
+        let parsed = url::Url::parse(url.expose()).map_err(|e| {
+            ConfigError::Invalid(format!("redis.url (REDIS_URL) is not a URL: {e}"))
+        })?;
         if !matches!(parsed.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
             return invalid(format!(
                 "redis.url (REDIS_URL) must use redis:// or rediss://, not {}://",
@@ -27,7 +28,12 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     if let Some(url) = &config.embedding.url {
         check_http_url("embedding.url (EMBEDDING_URL)", url)?;
     }
-    if config.admin.key.as_ref().is_some_and(|k| k.expose().is_empty()) {
+    if config
+        .admin
+        .key
+        .as_ref()
+        .is_some_and(|k| k.expose().is_empty())
+    {
         return invalid("admin.key must not be empty".into());
     }
     Ok(())
@@ -71,8 +77,15 @@ fn validate_upstreams(config: &Config) -> Result<(), ConfigError> {
                 upstream.name
             )));
         }
-        check_http_url(&format!("upstream {:?} base_url", upstream.name), &upstream.base_url)?;
-        if upstream.api_keys.iter().any(|k| k.expose().trim().is_empty()) {
+        check_http_url(
+            &format!("upstream {:?} base_url", upstream.name),
+            &upstream.base_url,
+        )?;
+        if upstream
+            .api_keys
+            .iter()
+            .any(|k| k.expose().trim().is_empty())
+        {
             return Err(ConfigError::Invalid(format!(
                 "upstream {:?} has an empty API key",
                 upstream.name

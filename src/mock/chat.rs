@@ -94,7 +94,8 @@ fn header_fault(headers: &HeaderMap) -> Option<Fault> {
 }
 
 pub(super) fn error(status: StatusCode, message: &str, retry_after: Option<String>) -> Response {
-    let body = json!({"error": {"message": message, "type": "server_error", "param": null, "code": null}});
+    let body =
+        json!({"error": {"message": message, "type": "server_error", "param": null, "code": null}});
     let mut response = (status, axum::Json(body)).into_response();
     if let Some(ra) = retry_after.and_then(|v| v.parse().ok()) {
         response.headers_mut().insert(header::RETRY_AFTER, ra);
@@ -127,7 +128,10 @@ impl Answer {
         let text = format!("Mock answer to: {last_user}");
         Self {
             id: format!("chatcmpl-mock-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed)),
-            model: request["model"].as_str().unwrap_or("mock-model").to_string(),
+            model: request["model"]
+                .as_str()
+                .unwrap_or("mock-model")
+                .to_string(),
             created: 1_700_000_000,
             words: text.split_whitespace().map(str::to_string).collect(),
             prompt_tokens,
@@ -172,7 +176,11 @@ impl Answer {
     fn chunks(&self, include_usage: bool) -> Vec<Bytes> {
         let mut events = vec![self.chunk(json!({"role": "assistant", "content": ""}), None)];
         for (i, word) in self.words.iter().enumerate() {
-            let text = if i == 0 { word.clone() } else { format!(" {word}") };
+            let text = if i == 0 {
+                word.clone()
+            } else {
+                format!(" {word}")
+            };
             events.push(self.chunk(json!({"content": text}), None));
         }
         events.push(self.chunk(json!({}), Some("stop")));

@@ -55,7 +55,12 @@ pub fn vector(text: &str, dim: usize) -> Vec<f32> {
     let seed: [u8; 32] = Sha256::digest(text.as_bytes()).into();
     let mut rng = StdRng::from_seed(seed);
     let raw: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-    let norm = raw.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::EPSILON);
+    let norm = raw
+        .iter()
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::EPSILON);
     raw.into_iter().map(|x| x / norm).collect()
 }
 

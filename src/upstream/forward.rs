@@ -132,7 +132,11 @@ impl Forwarder {
 
     /// A key to use, waiting for a resting key when all rest — unless that wait
     /// would pass the deadline (then `Err(wait)`).
-    async fn lease(&self, upstream: &Upstream, deadline: Instant) -> Result<Option<usize>, Duration> {
+    async fn lease(
+        &self,
+        upstream: &Upstream,
+        deadline: Instant,
+    ) -> Result<Option<usize>, Duration> {
         loop {
             match upstream.pool.lease() {
                 Lease::Key(index) => return Ok(Some(index)),
@@ -159,7 +163,10 @@ impl Forwarder {
         let limit = deadline.min(started + self.policy.attempt_timeout);
         let result = timeout_at(limit, self.exchange(upstream, lease, request)).await;
         let elapsed = started.elapsed();
-        let record = |outcome: &str| self.metrics.upstream_attempt(&upstream.name, outcome, elapsed);
+        let record = |outcome: &str| {
+            self.metrics
+                .upstream_attempt(&upstream.name, outcome, elapsed)
+        };
         let response = match result {
             Err(_) => {
                 record("timeout");

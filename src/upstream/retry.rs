@@ -134,10 +134,19 @@ mod tests {
     #[test]
     fn retry_after_parses_seconds_and_http_dates() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(retry_after(&headers("7"), now), Some(Duration::from_secs(7)));
-        assert_eq!(retry_after(&headers("0.5"), now), Some(Duration::from_millis(500)));
+        assert_eq!(
+            retry_after(&headers("7"), now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            retry_after(&headers("0.5"), now),
+            Some(Duration::from_millis(500))
+        );
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(retry_after(&headers(&later), now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            retry_after(&headers(&later), now),
+            Some(Duration::from_secs(30))
+        );
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(retry_after(&headers(&earlier), now), Some(Duration::ZERO));
         assert_eq!(retry_after(&headers("soon"), now), None);

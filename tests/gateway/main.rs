@@ -1,0 +1,7 @@
+//! Integration tests: the real gateway over real HTTP against the mock upstream.
+
+mod errors;
+mod proxy;
+mod retry;
+mod shutdown;
+mod support;

@@ -1,0 +1,193 @@
+//! Retries: 429 with Retry-After and another key, 5xx up to the limit, no retry
+//! once a stream started, timeouts and unreachable upstreams.
+
+use std::time::{Duration, Instant};
+
+use g_aigateway::config::{Secret, UpstreamConfig};
+use g_aigateway::mock::Fault;
+
+use crate::support::*;
+
+fn status(status: u16, retry_after: Option<&str>) -> Fault {
+    Fault::Status {
+        status,
+        retry_after: retry_after.map(str::to_string),
+    }
+}
+
+#[tokio::test]
+async fn a_429_rests_its_key_for_retry_after_and_the_retry_uses_another_key() {
+    let mock = mock().await;
+    mock.push_faults([status(429, Some("30"))]);
+    let gw = start(config_for(&mock)).await;
+    let started = Instant::now();
+    assert_eq!(
+        gw.post("/v1/chat/completions", &chat("a")).await.status(),
+        200
+    );
+    // The retry did not wait the 30 s: another key was free.
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The throttled key keeps resting: the next requests all use the other key.
+    for _ in 0..2 {
+        assert_eq!(
+            gw.post("/v1/chat/completions", &chat("b")).await.status(),
+            200
+        );
+    }
+    let seen: Vec<_> = mock.keys_seen().into_iter().flatten().collect();
+    let (k1, k2) = (
+        format!("Bearer {}", UPSTREAM_KEYS[0]),
+        format!("Bearer {}", UPSTREAM_KEYS[1]),
+    );
+    assert_eq!(seen, vec![k1, k2.clone(), k2.clone(), k2]);
+}
+
+#[tokio::test]
+async fn with_a_single_key_the_retry_waits_for_retry_after() {
+    let mock = mock().await;
+    mock.push_faults([status(429, Some("1"))]);
+    let mut config = config_for(&mock);
+    config.upstreams[0].api_keys = vec![Secret::new("only-key")];
+    let gw = start(config).await;
+    let started = Instant::now();
+    assert_eq!(
+        gw.post("/v1/chat/completions", &chat("a")).await.status(),
+        200
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "retried before Retry-After"
+    );
+    assert_eq!(mock.requests(), 2);
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_deadline_returns_429_at_once() {
+    let mock = mock().await;
+    mock.push_faults([status(429, Some("3600")), status(429, Some("3600"))]);
+    let mut config = config_for(&mock);
+    config.retry.max_retry_after_secs = 3600;
+    let gw = start(config).await;
+    let response = gw.post("/v1/chat/completions", &chat("a")).await;
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    assert_eq!(error_code(response).await, "upstream_rate_limited");
+    assert_eq!(
+        mock.requests(),
+        2,
+        "both keys tried, then no waiting past the deadline"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_until_success() {
+    let mock = mock().await;
+    mock.push_faults([status(500, None), status(502, None)]);
+    let gw = start(config_for(&mock)).await;
+    assert_eq!(
+        gw.post("/v1/chat/completions", &chat("a")).await.status(),
+        200
+    );
+    assert_eq!(mock.requests(), 3);
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_up_to_the_limit_then_502() {
+    let mock = mock().await;
+    mock.push_faults([
+        status(503, None),
+        status(503, None),
+        status(503, None),
+        status(503, None),
+    ]);
+    let gw = start(config_for(&mock)).await;
+    let response = gw.post("/v1/chat/completions", &chat("a")).await;
+    assert_eq!(response.status(), 502);
+    assert_eq!(error_code(response).await, "upstream_unavailable");
+    assert_eq!(mock.requests(), 3, "max_attempts is 3");
+}
+
+#[tokio::test]
+async fn other_client_errors_are_returned_unchanged_without_retry() {
+    let mock = mock().await;
+    mock.push_faults([status(422, None)]);
+    let gw = start(config_for(&mock)).await;
+    let response = gw.post("/v1/chat/completions", &chat("a")).await;
+    assert_eq!(response.status(), 422);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "mock: injected fault");
+    assert_eq!(mock.requests(), 1);
+}
+
+#[tokio::test]
+async fn a_stream_cut_mid_way_is_not_retried_and_reaches_the_client_cut() {
+    let mock = mock().await;
+    mock.push_faults([Fault::CutStreamAfter(2)]);
+    mock.hold_streams();
+    let gw = start(config_for(&mock)).await;
+    let mut response = gw
+        .post("/v1/chat/completions", &chat_stream("cut me"))
+        .await;
+    assert_eq!(response.status(), 200);
+    // The client holds the first byte before the upstream breaks the stream.
+    let first = response.chunk().await.unwrap().expect("first chunk");
+    let mut text = String::from_utf8_lossy(&first).to_string();
+    mock.release_streams(1);
+    let ended_with_error = loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            Ok(None) => break false,
+            Err(_) => break true,
+        }
+    };
+    assert!(
+        ended_with_error,
+        "a cut stream must end with an error, got: {text}"
+    );
+    assert!(text.contains("\"role\":\"assistant\""));
+    assert!(!text.contains("[DONE]"));
+    assert_eq!(
+        text.matches("\"role\":\"assistant\"").count(),
+        1,
+        "no second answer"
+    );
+    assert_eq!(mock.requests(), 1);
+}
+
+#[tokio::test]
+async fn a_slow_upstream_gets_504_at_the_deadline() {
+    let mock = mock().await;
+    mock.push_faults([Fault::Delay(Duration::from_secs(30))]);
+    let mut config = config_for(&mock);
+    config.retry.deadline_secs = 1;
+    let gw = start(config).await;
+    let started = Instant::now();
+    let response = gw.post("/v1/chat/completions", &chat("slow")).await;
+    assert_eq!(response.status(), 504);
+    assert_eq!(error_code(response).await, "upstream_timeout");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_gets_502_after_retries() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let mock = mock().await;
+    let mut config = config_for(&mock);
+    config.upstreams = vec![UpstreamConfig {
+        name: "gone".into(),
+        base_url: format!("http://{closed}/v1"),
+        api_keys: vec![],
+    }];
+    let gw = start(config).await;
+    let response = gw.post("/v1/chat/completions", &chat("x")).await;
+    assert_eq!(response.status(), 502);
+    assert_eq!(error_code(response).await, "upstream_unavailable");
+    let metrics = gw.metrics().await;
+    assert!(
+        metrics.contains("gateway_upstream_requests_total{upstream=\"gone\",status=\"error\"} 3"),
+        "{metrics}"
+    );
+}
