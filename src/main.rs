@@ -111,7 +111,8 @@ fn serve(config: Config) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot bind {addr}"))?;
-        tracing::info!(%addr, upstreams = config.upstreams.len(), tenants = config.tenants.len(), "gateway listening");
+        let bound = listener.local_addr().context("cannot read the bound address")?;
+        tracing::info!(addr = %bound, upstreams = config.upstreams.len(), tenants = config.tenants.len(), "gateway listening");
         let shutdown = CancellationToken::new();
         tokio::spawn(cancel_on_signal(shutdown.clone()));
         g_aigateway::run(listener, config, shutdown).await?;
