@@ -23,6 +23,20 @@ pub struct RequestInfo {
     pub model: Option<String>,
     pub stream: bool,
     pub attempts: u32,
+    /// `x-gateway-cache` on cacheable routes: `hit-l1`, `miss` or `bypass`.
+    pub cache: Option<&'static str>,
+    /// Served from another request's upstream call (single-flight follower).
+    pub coalesced: bool,
+}
+
+impl RequestInfo {
+    /// For a cacheable route: `bypass` until the cache stage says otherwise.
+    pub fn cacheable() -> Self {
+        Self {
+            cache: Some("bypass"),
+            ..Self::default()
+        }
+    }
 }
 
 /// A low-cardinality name for the route of `path`.
@@ -104,6 +118,8 @@ impl Record {
             model = info.model.as_deref().unwrap_or("-"),
             stream = info.stream,
             attempts = info.attempts,
+            cache = info.cache.unwrap_or("-"),
+            coalesced = info.coalesced,
             latency_ms = elapsed.as_secs_f64() * 1e3,
             head_ms = self.head_ms,
             outcome,

@@ -70,6 +70,7 @@ pub struct Config {
     pub models: BTreeMap<String, String>,
     /// Gateway API keys → tenants. Empty means the gateway runs open as tenant `default`.
     pub tenants: Vec<TenantConfig>,
+    pub cache: CacheConfig,
     pub redis: RedisConfig,
     pub embedding: EmbeddingConfig,
     pub admin: AdminConfig,
@@ -88,6 +89,7 @@ impl Default for Config {
             default_upstream: None,
             models: BTreeMap::new(),
             tenants: Vec::new(),
+            cache: CacheConfig::default(),
             redis: RedisConfig::default(),
             embedding: EmbeddingConfig::default(),
             admin: AdminConfig::default(),
@@ -215,11 +217,54 @@ impl Default for TenantCache {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The L1 exact cache.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    pub enabled: bool,
+    /// In-process memory budget in bytes (bodies plus bookkeeping).
+    pub max_bytes: u64,
+    /// TTL of a stored answer unless the tenant or the request says otherwise.
+    pub default_ttl_secs: u64,
+    /// Upper bound for any TTL, including `x-gateway-cache-ttl`.
+    pub max_ttl_secs: u64,
+    /// Answers larger than this are not cached.
+    pub max_entry_bytes: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_bytes: 256 * 1024 * 1024,
+            default_ttl_secs: 3600,
+            max_ttl_secs: 86_400,
+            max_entry_bytes: 2 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
     /// `redis://` or `rediss://` URL; absent = standalone, all state in process.
     pub url: Option<Secret>,
+    /// Prefix of every Redis key.
+    pub prefix: String,
+    /// Budget of one Redis command; past it the command counts as failed.
+    pub timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            prefix: "gw:".into(),
+            timeout_ms: 100,
+            connect_timeout_ms: 1_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

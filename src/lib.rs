@@ -22,12 +22,14 @@
 
 pub mod access;
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod mock;
 pub mod pipeline;
 pub mod server;
+pub mod shared;
 pub mod upstream;
 
 pub use config::Config;

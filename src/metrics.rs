@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use metrics::{Recorder, counter, describe_counter, describe_histogram, histogram};
+use metrics::{
+    Recorder, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
@@ -80,9 +82,49 @@ impl Metrics {
             counter!("gateway_upstream_retries_total", "upstream" => upstream).increment(1)
         });
     }
+    /// One cache look-up: `tier` is `l1_memory`, `l1_redis` (later `l2`),
+    /// `result` is `hit`, `miss` or `error`.
+    pub fn cache_lookup(&self, tier: &'static str, result: &'static str) {
+        self.with(|| {
+            counter!("gateway_cache_lookups_total", "tier" => tier, "result" => result).increment(1)
+        });
+    }
+
+    /// Tokens an answer from memory saved (its recorded upstream usage).
+    pub fn tokens_saved(&self, prompt: u64, completion: u64) {
+        self.with(|| {
+            counter!("gateway_tokens_saved_total", "kind" => "prompt").increment(prompt);
+            counter!("gateway_tokens_saved_total", "kind" => "completion").increment(completion);
+        });
+    }
+
+    pub fn cache_size(&self, entries: u64, bytes: u64) {
+        self.with(|| {
+            gauge!("gateway_cache_entries", "tier" => "l1").set(entries as f64);
+            gauge!("gateway_cache_bytes", "tier" => "l1").set(bytes as f64);
+        });
+    }
+
+    pub fn redis_error(&self, op: &'static str) {
+        self.with(|| counter!("gateway_redis_errors_total", "op" => op).increment(1));
+    }
 }
 
 fn describe_all() {
+    describe_counter!(
+        "gateway_cache_lookups_total",
+        "Cache look-ups by tier (l1_memory, l1_redis) and result (hit, miss, error)"
+    );
+    describe_counter!(
+        "gateway_tokens_saved_total",
+        "Upstream tokens not spent thanks to cached answers, by kind"
+    );
+    describe_gauge!("gateway_cache_entries", "Entries in the in-process cache");
+    describe_gauge!("gateway_cache_bytes", "Bytes held by the in-process cache");
+    describe_counter!(
+        "gateway_redis_errors_total",
+        "Failed or timed-out Redis commands, by operation"
+    );
     describe_counter!(
         "gateway_requests_total",
         "Requests answered, by route and status"

@@ -19,9 +19,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::auth::Auth;
+use crate::cache::{Flights, L1};
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
+use crate::shared::{Shared, SharedError};
 use crate::upstream::{Forwarder, Upstreams};
 use crate::{access, pipeline};
 
@@ -32,6 +34,8 @@ pub enum RunError {
     HttpClient(#[from] reqwest::Error),
     #[error("invalid upstream routing")]
     Routing,
+    #[error("cannot set up the Redis client: {0}")]
+    Redis(#[from] SharedError),
 }
 
 /// Everything a request needs, shared by all handlers.
@@ -40,6 +44,10 @@ pub struct Gateway {
     pub auth: Auth,
     pub upstreams: Upstreams,
     pub forwarder: Forwarder,
+    pub cache: Arc<L1>,
+    pub flights: Arc<Flights>,
+    /// The shared Redis, when configured.
+    pub shared: Option<Shared>,
     pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
 }
@@ -49,10 +57,26 @@ impl Gateway {
         let metrics = Arc::new(Metrics::new());
         let upstreams = Upstreams::from_config(&config).map_err(|_| RunError::Routing)?;
         let forwarder = Forwarder::new(&config.retry, Arc::clone(&metrics))?;
+        let shared = match &config.redis.url {
+            Some(url) => Some(Shared::connect_lazily(
+                url.expose(),
+                &config.redis,
+                Arc::clone(&metrics),
+            )?),
+            None => None,
+        };
+        let cache = Arc::new(L1::new(
+            config.cache.max_bytes,
+            shared.clone(),
+            Arc::clone(&metrics),
+        ));
         Ok(Self {
             auth: Auth::from_config(&config),
             upstreams,
             forwarder,
+            cache,
+            flights: Flights::new(),
+            shared,
             metrics,
             shutdown,
             config,
@@ -122,15 +146,24 @@ async fn healthz() -> impl IntoResponse {
     axum::Json(json!({ "status": "ok" }))
 }
 
+/// Ready unless shutting down. Redis is reported but does not gate readiness:
+/// without it the node serves from memory and the upstream (DESIGN.md §3).
 async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
+    let redis = match &gw.shared {
+        None => "absent",
+        Some(shared) if shared.ping().await => "up",
+        Some(_) => "down",
+    };
     if gw.shutdown.is_cancelled() {
-        let body = json!({ "status": "shutting_down" });
+        let body = json!({ "status": "shutting_down", "redis": redis });
         return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
     }
-    axum::Json(json!({ "status": "ready" })).into_response()
+    axum::Json(json!({ "status": "ready", "redis": redis })).into_response()
 }
 
 async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
+    let (entries, bytes) = gw.cache.usage();
+    gw.metrics.cache_size(entries, bytes);
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
     ([(header::CONTENT_TYPE, content_type)], gw.metrics.render()).into_response()
 }

@@ -23,6 +23,7 @@ pub use forward::Forwarder;
 pub use headers::{client_response_headers, upstream_request_headers};
 pub use pool::{KeyPool, Lease};
 pub use retry::{RetryPolicy, is_retryable, retry_after};
+pub use stream::StreamObserver;
 
 /// One provider: where to send requests and which keys to use.
 pub struct Upstream {
@@ -128,11 +129,16 @@ pub struct UpstreamResponse {
 }
 
 impl UpstreamResponse {
-    /// The response for the client; streams pass through chunk by chunk.
-    pub fn into_response(self, stream_idle: Duration) -> Response {
+    /// The response for the client; streams pass through chunk by chunk, seen
+    /// by `observer` if given.
+    pub fn into_response(
+        self,
+        stream_idle: Duration,
+        observer: Option<Box<dyn StreamObserver>>,
+    ) -> Response {
         let body = match self.body {
             UpstreamBody::Full(bytes) => Body::from(bytes),
-            UpstreamBody::Stream(resp) => stream::passthrough(resp, stream_idle),
+            UpstreamBody::Stream(resp) => stream::passthrough(resp, stream_idle, observer),
         };
         let mut response = Response::new(body);
         *response.status_mut() = self.status;

@@ -25,6 +25,13 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
             ));
         }
     }
+    let cache = &config.cache;
+    if cache.max_ttl_secs == 0 || cache.default_ttl_secs > cache.max_ttl_secs {
+        return invalid("cache.default_ttl_secs must be at most cache.max_ttl_secs (> 0)".into());
+    }
+    if config.redis.timeout_ms == 0 || config.redis.connect_timeout_ms == 0 {
+        return invalid("redis.timeout_ms and redis.connect_timeout_ms must be greater than 0".into());
+    }
     if let Some(url) = &config.embedding.url {
         check_http_url("embedding.url (EMBEDDING_URL)", url)?;
     }

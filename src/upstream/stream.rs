@@ -1,30 +1,65 @@
 //! SSE passthrough: upstream chunks are forwarded as they arrive, never buffered.
 //! A broken or idle upstream stream ends the client body with an error, so the
-//! client sees a cut stream — never a second answer glued on.
+//! client sees a cut stream — never a second answer glued on. An optional
+//! observer sees every chunk and how the stream ended (the cache captures
+//! streams this way).
 
 use std::time::Duration;
 
 use axum::body::Body;
+use bytes::Bytes;
 use futures_util::StreamExt;
+
+/// Watches a passed-through stream. Dropped without `end` when the client
+/// goes away first.
+pub trait StreamObserver: Send + 'static {
+    fn chunk(&mut self, bytes: &Bytes);
+    /// `clean`: the upstream finished normally (not cut, not idle).
+    fn end(self: Box<Self>, clean: bool);
+}
+
+struct State {
+    chunks: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+    observer: Option<Box<dyn StreamObserver>>,
+}
+
+impl State {
+    fn end(&mut self, clean: bool) {
+        if let Some(observer) = self.observer.take() {
+            observer.end(clean);
+        }
+    }
+}
 
 /// Passes `response`'s body through; dropping the returned body (client gone)
 /// drops the upstream response, which cancels the upstream request.
-pub fn passthrough(response: reqwest::Response, idle: Duration) -> Body {
-    let chunks = response.bytes_stream().boxed();
-    let stream = futures_util::stream::unfold(Some(chunks), move |state| async move {
-        let mut chunks = state?;
-        match tokio::time::timeout(idle, chunks.next()).await {
-            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(chunks))),
-            Ok(None) => None,
-            Ok(Some(Err(e))) => {
-                let err = std::io::Error::other(format!("upstream stream broke: {e}"));
-                Some((Err(err), None))
+pub fn passthrough(
+    response: reqwest::Response,
+    idle: Duration,
+    observer: Option<Box<dyn StreamObserver>>,
+) -> Body {
+    let state = State {
+        chunks: response.bytes_stream().boxed(),
+        observer,
+    };
+    let stream = futures_util::stream::unfold(Some(state), move |state| async move {
+        let mut state = state?;
+        let failure = match tokio::time::timeout(idle, state.chunks.next()).await {
+            Ok(Some(Ok(bytes))) => {
+                if let Some(observer) = state.observer.as_mut() {
+                    observer.chunk(&bytes);
+                }
+                return Some((Ok(bytes), Some(state)));
             }
-            Err(_) => {
-                let err = std::io::Error::other("upstream stream went idle");
-                Some((Err(err), None))
+            Ok(None) => {
+                state.end(true);
+                return None;
             }
-        }
+            Ok(Some(Err(e))) => format!("upstream stream broke: {e}"),
+            Err(_) => "upstream stream went idle".to_string(),
+        };
+        state.end(false);
+        Some((Err(std::io::Error::other(failure)), None))
     });
     Body::from_stream(stream)
 }

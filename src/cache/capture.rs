@@ -1,0 +1,101 @@
+//! Captures a streamed answer while it passes through. Only a stream that ended
+//! cleanly with `data: [DONE]` (after a 200) is assembled and cached; a cut,
+//! idle, oversized or unparsable stream is not. Either way the single-flight
+//! followers are released.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use bytes::Bytes;
+
+use super::flight::FlightGuard;
+use super::{CacheKey, CachedResponse, L1, Landed, Usage, sse};
+use crate::error::GatewayError;
+use crate::upstream::StreamObserver;
+
+pub struct StreamFill {
+    buffer: Vec<u8>,
+    limit: usize,
+    overflowed: bool,
+    key: CacheKey,
+    ttl: Duration,
+    store: bool,
+    l1: Arc<L1>,
+    flight: Option<FlightGuard>,
+}
+
+impl StreamFill {
+    pub fn new(
+        l1: Arc<L1>,
+        key: CacheKey,
+        ttl: Duration,
+        store: bool,
+        limit: usize,
+        flight: Option<FlightGuard>,
+    ) -> Self {
+        Self {
+            buffer: Vec::new(),
+            limit,
+            overflowed: false,
+            key,
+            ttl,
+            store,
+            l1,
+            flight,
+        }
+    }
+
+    fn entry(&self) -> Option<CachedResponse> {
+        if self.overflowed {
+            return None;
+        }
+        let completion = sse::assemble(&self.buffer)?;
+        let body = serde_json::to_vec(&completion).ok()?;
+        Some(CachedResponse::new(
+            Bytes::from(body),
+            self.ttl,
+            Usage::of(&completion),
+        ))
+    }
+}
+
+impl StreamObserver for StreamFill {
+    fn chunk(&mut self, bytes: &Bytes) {
+        if self.overflowed {
+            return;
+        }
+        if self.buffer.len() + bytes.len() > self.limit {
+            self.overflowed = true;
+            self.buffer = Vec::new();
+        } else {
+            self.buffer.extend_from_slice(bytes);
+        }
+    }
+
+    fn end(mut self: Box<Self>, clean: bool) {
+        let entry = if clean { self.entry().map(Arc::new) } else { None };
+        let landed = match (entry, clean) {
+            (Some(entry), _) => {
+                if self.store {
+                    self.l1.fill(self.key, Arc::clone(&entry));
+                }
+                Landed::Answer(entry)
+            }
+            // Clean but not cacheable (too large): followers ask upstream themselves.
+            (None, true) => Landed::Abandoned,
+            (None, false) => {
+                let error = GatewayError::UpstreamUnavailable {
+                    message: "the upstream stream ended abnormally".into(),
+                };
+                Landed::Failed {
+                    status: StatusCode::BAD_GATEWAY,
+                    body: Bytes::from(error.body().to_string()),
+                }
+            }
+        };
+        if let Some(flight) = self.flight.take() {
+            flight.land(landed);
+        }
+    }
+}

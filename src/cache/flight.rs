@@ -1,0 +1,158 @@
+//! Single-flight: concurrent identical misses on one node make one upstream
+//! call. The first request leads; the others wait for what it lands — the
+//! answer, or its error (which is not cached). A leader that goes away without
+//! landing (client gone) lands `Abandoned`, and its followers try again.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::http::StatusCode;
+use bytes::Bytes;
+use tokio::sync::watch;
+
+use super::{CacheKey, CachedResponse};
+
+/// What a flight ended with.
+#[derive(Debug, Clone)]
+pub enum Landed {
+    Answer(Arc<CachedResponse>),
+    /// A non-200 answer or a gateway error: status and JSON body, passed on as is.
+    Failed { status: StatusCode, body: Bytes },
+    Abandoned,
+}
+
+type Slot = watch::Receiver<Option<Landed>>;
+
+#[derive(Default)]
+pub struct Flights {
+    inflight: Mutex<HashMap<CacheKey, (u64, Slot)>>,
+    next_id: AtomicU64,
+}
+
+pub enum Join {
+    Leader(FlightGuard),
+    Follower(Slot),
+}
+
+impl Flights {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Leads a new flight for `key`, or follows the one in the air.
+    pub fn join(self: &Arc<Self>, key: CacheKey) -> Join {
+        let mut map = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, slot)) = map.get(&key) {
+            return Join::Follower(slot.clone());
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = watch::channel(None);
+        map.insert(key, (id, rx));
+        Join::Leader(FlightGuard {
+            flights: Arc::clone(self),
+            key,
+            id,
+            tx,
+            landed: false,
+        })
+    }
+
+    fn remove(&self, key: &CacheKey, id: u64) {
+        let mut map = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.get(key).is_some_and(|(current, _)| *current == id) {
+            map.remove(key);
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.inflight.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
+/// Waits for the leader; a vanished leader counts as `Abandoned`.
+pub async fn wait(mut slot: Slot) -> Landed {
+    match slot.wait_for(Option::is_some).await {
+        Ok(landed) => landed.clone().unwrap_or(Landed::Abandoned),
+        Err(_) => Landed::Abandoned,
+    }
+}
+
+/// Held by the leader; landing (or dropping) it releases the followers.
+pub struct FlightGuard {
+    flights: Arc<Flights>,
+    key: CacheKey,
+    id: u64,
+    tx: watch::Sender<Option<Landed>>,
+    landed: bool,
+}
+
+impl FlightGuard {
+    pub fn land(mut self, landed: Landed) {
+        self.release(landed);
+    }
+
+    fn release(&mut self, landed: Landed) {
+        if self.landed {
+            return;
+        }
+        self.landed = true;
+        // Out of the map first: a request arriving now finds the cache filled
+        // (fills happen before landing) or starts a fresh flight.
+        self.flights.remove(&self.key, self.id);
+        self.tx.send_replace(Some(landed));
+    }
+}
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        self.release(Landed::Abandoned);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::Usage;
+    use std::time::Duration;
+
+    fn key() -> CacheKey {
+        CacheKey([9; 32])
+    }
+
+    #[tokio::test]
+    async fn followers_receive_what_the_leader_lands() {
+        let flights = Flights::new();
+        let Join::Leader(guard) = flights.join(key()) else {
+            panic!("first is leader")
+        };
+        let followers: Vec<_> = (0..3)
+            .map(|_| match flights.join(key()) {
+                Join::Follower(slot) => tokio::spawn(wait(slot)),
+                Join::Leader(_) => panic!("second is follower"),
+            })
+            .collect();
+        let entry = Arc::new(CachedResponse::new(
+            Bytes::from_static(b"{}"),
+            Duration::from_secs(1),
+            Usage::default(),
+        ));
+        guard.land(Landed::Answer(entry));
+        for f in followers {
+            assert!(matches!(f.await.unwrap(), Landed::Answer(_)));
+        }
+        assert_eq!(flights.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_leader_releases_followers_as_abandoned() {
+        let flights = Flights::new();
+        let guard = flights.join(key());
+        let Join::Follower(slot) = flights.join(key()) else {
+            panic!("follower")
+        };
+        drop(guard);
+        assert!(matches!(wait(slot).await, Landed::Abandoned));
+        assert!(matches!(flights.join(key()), Join::Leader(_)));
+    }
+}

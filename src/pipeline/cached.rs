@@ -1,0 +1,200 @@
+//! The cache stage of the pipeline: L1 look-up, single-flight, then forward and
+//! fill. Only complete 200 answers are stored; a stream only after a clean
+//! `[DONE]`. Cached answers are served in the shape the client asked for.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::ApiRequest;
+use crate::access::RequestInfo;
+use crate::cache::flight::{FlightGuard, wait};
+use crate::cache::{
+    CacheKey, CachePolicy, CachedResponse, Join, Landed, Lookup, StreamFill, Usage, l1_key, sse,
+};
+use crate::error::GatewayError;
+use crate::server::Gateway;
+use crate::upstream::{
+    StreamObserver, Upstream, UpstreamBody, UpstreamRequest, UpstreamResponse,
+    upstream_request_headers,
+};
+
+/// A cacheable request on its way upstream.
+pub struct Call<'a> {
+    /// Endpoint name in the cache key.
+    pub endpoint: &'static str,
+    /// Path below the upstream's base URL.
+    pub path: &'static str,
+    pub headers: &'a HeaderMap,
+    pub body: Bytes,
+    /// The client wants SSE.
+    pub stream: bool,
+    pub request: &'a ApiRequest,
+}
+
+/// Where a miss's answer goes: the cache (per policy) and the flight's followers.
+struct Fill {
+    key: CacheKey,
+    policy: CachePolicy,
+    flight: Option<FlightGuard>,
+}
+
+pub async fn serve(
+    gw: &Gateway,
+    policy: &CachePolicy,
+    upstream: &Upstream,
+    call: Call<'_>,
+    info: &mut RequestInfo,
+) -> Result<Response, GatewayError> {
+    if !policy.engaged() {
+        return forward(gw, upstream, &call, None, info).await;
+    }
+    let key = l1_key(&policy.scope, call.endpoint, &call.request.fields);
+    let fill = |flight| Fill {
+        key,
+        policy: policy.clone(),
+        flight,
+    };
+    if !policy.lookup {
+        return forward(gw, upstream, &call, Some(fill(None)), info).await;
+    }
+    loop {
+        if let Lookup::Hit(entry, _tier) = gw.cache.lookup(&key).await {
+            info.cache = Some("hit-l1");
+            return from_cache(gw, &entry, &call);
+        }
+        info.cache = Some("miss");
+        match gw.flights.join(key) {
+            Join::Leader(guard) => {
+                return forward(gw, upstream, &call, Some(fill(Some(guard))), info).await;
+            }
+            Join::Follower(slot) => match wait(slot).await {
+                Landed::Answer(entry) => {
+                    info.coalesced = true;
+                    return from_cache(gw, &entry, &call);
+                }
+                Landed::Failed { status, body } => {
+                    info.coalesced = true;
+                    return Ok(json_response(status, body));
+                }
+                // The leader went away: look again, maybe lead.
+                Landed::Abandoned => continue,
+            },
+        }
+    }
+}
+
+async fn forward(
+    gw: &Gateway,
+    upstream: &Upstream,
+    call: &Call<'_>,
+    fill: Option<Fill>,
+    info: &mut RequestInfo,
+) -> Result<Response, GatewayError> {
+    let request = UpstreamRequest {
+        method: Method::POST,
+        path: call.path,
+        headers: upstream_request_headers(call.headers, call.headers.get("x-request-id")),
+        body: call.body.clone(),
+        stream: call.stream,
+    };
+    let answer = match gw.forwarder.send(upstream, &request).await {
+        Ok(answer) => answer,
+        Err(e) => {
+            info.attempts = e.attempts();
+            let error = GatewayError::from(e);
+            if let Some(flight) = fill.and_then(|f| f.flight) {
+                let body = Bytes::from(error.body().to_string());
+                flight.land(Landed::Failed {
+                    status: error.status(),
+                    body,
+                });
+            }
+            return Err(error);
+        }
+    };
+    info.attempts = answer.attempts;
+    let observer = fill.and_then(|fill| capture(gw, &answer, fill));
+    Ok(answer.into_response(gw.stream_idle_timeout(), observer))
+}
+
+/// A full answer is stored and its flight landed now; a 200 stream gets an
+/// observer that does both when it ends.
+fn capture(gw: &Gateway, answer: &UpstreamResponse, fill: Fill) -> Option<Box<dyn StreamObserver>> {
+    let max = gw.config.cache.max_entry_bytes;
+    let bytes = match &answer.body {
+        UpstreamBody::Stream(_) => {
+            let store = fill.policy.store;
+            let cache = Arc::clone(&gw.cache);
+            let observer = StreamFill::new(cache, fill.key, fill.policy.ttl, store, max, fill.flight);
+            return Some(Box::new(observer));
+        }
+        UpstreamBody::Full(bytes) => bytes,
+    };
+    let landed = if answer.status != StatusCode::OK {
+        Landed::Failed {
+            status: answer.status,
+            body: bytes.clone(),
+        }
+    } else {
+        match cacheable(bytes, &fill.policy, max) {
+            Some(entry) => {
+                if fill.policy.store {
+                    gw.cache.fill(fill.key, Arc::clone(&entry));
+                }
+                Landed::Answer(entry)
+            }
+            // Not cacheable (too large, not JSON): followers ask upstream themselves.
+            None => Landed::Abandoned,
+        }
+    };
+    if let Some(flight) = fill.flight {
+        flight.land(landed);
+    }
+    None
+}
+
+/// A 200 JSON answer worth keeping: an object without `error`, within the size limit.
+fn cacheable(bytes: &Bytes, policy: &CachePolicy, max: usize) -> Option<Arc<CachedResponse>> {
+    if bytes.len() > max {
+        return None;
+    }
+    let value: Value = serde_json::from_slice(bytes).ok()?;
+    if !value.is_object() || value.get("error").is_some() {
+        return None;
+    }
+    let usage = Usage::of(&value);
+    Some(Arc::new(CachedResponse::new(bytes.clone(), policy.ttl, usage)))
+}
+
+/// A cached answer as JSON, or as SSE synthesised from it.
+fn from_cache(gw: &Gateway, entry: &CachedResponse, call: &Call<'_>) -> Result<Response, GatewayError> {
+    gw.metrics
+        .tokens_saved(entry.usage.prompt, entry.usage.completion);
+    if !call.stream {
+        return Ok(json_response(StatusCode::OK, entry.body.clone()));
+    }
+    let completion: Value = serde_json::from_slice(&entry.body).map_err(|_| GatewayError::Internal)?;
+    let include_usage = call.request.fields.get("stream_options")
+        .and_then(|o| o.get("include_usage"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let mut response = Response::new(sse::synthesize(&completion, include_usage).into());
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+fn json_response(status: StatusCode, body: Bytes) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -1,0 +1,112 @@
+//! Reading and parsing a request body: the size limit (413) and the few fields
+//! the gateway needs (400 when they are malformed); every other field is
+//! forwarded untouched.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, header};
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::{Map, Value};
+
+use crate::error::GatewayError;
+
+/// Reads the body up to `limit` bytes: 413 above it, announced or not.
+pub async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, GatewayError> {
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(GatewayError::PayloadTooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(GatewayError::PayloadTooLarge { limit })
+        }
+        Err(_) => Err(GatewayError::bad_request("could not read the request body")),
+    }
+}
+
+/// The fields the gateway itself needs; everything else is forwarded untouched.
+#[derive(Debug)]
+pub struct ApiRequest {
+    pub model: String,
+    pub stream: bool,
+    pub fields: Map<String, Value>,
+}
+
+impl ApiRequest {
+    /// Parses a JSON object body; `required` names a field that must be present.
+    pub fn parse(body: &[u8], required: Option<&'static str>) -> Result<Self, GatewayError> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            GatewayError::bad_request(format!("request body is not valid JSON: {e}"))
+        })?;
+        let Value::Object(fields) = value else {
+            return Err(GatewayError::bad_request(
+                "request body must be a JSON object",
+            ));
+        };
+        let model = match fields.get("model") {
+            Some(Value::String(m)) if !m.is_empty() => m.clone(),
+            _ => {
+                return Err(GatewayError::BadRequest {
+                    message: "`model` must be a non-empty string".into(),
+                    param: Some("model"),
+                });
+            }
+        };
+        let stream = match fields.get("stream") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                return Err(GatewayError::BadRequest {
+                    message: "`stream` must be a boolean".into(),
+                    param: Some("stream"),
+                });
+            }
+        };
+        if let Some(name) = required
+            && !fields.contains_key(name)
+        {
+            return Err(GatewayError::BadRequest {
+                message: format!("missing required parameter `{name}`"),
+                param: Some(name),
+            });
+        }
+        Ok(Self {
+            model,
+            stream,
+            fields,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chat_request_yields_model_and_stream_and_keeps_unknown_fields() {
+        let body = br#"{"model":"m","stream":true,"messages":[],"x_custom":{"a":1}}"#;
+        let r = ApiRequest::parse(body, Some("messages")).unwrap();
+        assert_eq!(r.model, "m");
+        assert!(r.stream);
+        assert_eq!(r.fields["x_custom"]["a"], 1);
+    }
+
+    #[test]
+    fn malformed_or_incomplete_bodies_are_bad_requests() {
+        for body in [
+            &b"{"[..],
+            b"[]",
+            b"{\"messages\":[]}",
+            b"{\"model\":3,\"messages\":[]}",
+            b"{\"model\":\"m\",\"stream\":\"yes\",\"messages\":[]}",
+            b"{\"model\":\"m\"}",
+        ] {
+            let err = ApiRequest::parse(body, Some("messages")).unwrap_err();
+            assert_eq!(err.status(), 400, "{}", String::from_utf8_lossy(body));
+        }
+    }
+}
