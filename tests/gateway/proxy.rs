@@ -54,11 +54,9 @@ async fn upstream_keys_replace_gateway_keys_and_never_reach_clients() {
 async fn requests_spread_round_robin_over_the_key_pool() {
     let mock = mock().await;
     let gw = start(config_for(&mock)).await;
-    for _ in 0..4 {
-        assert_eq!(
-            gw.post("/v1/chat/completions", &chat("x")).await.status(),
-            200
-        );
+    for i in 0..4 {
+        let response = gw.post("/v1/chat/completions", &chat(&format!("x{i}"))).await;
+        assert_eq!(response.status(), 200);
     }
     let seen: Vec<_> = mock.keys_seen().into_iter().flatten().collect();
     let want: Vec<_> = [0, 1, 0, 1]

@@ -28,11 +28,9 @@ async fn a_429_rests_its_key_for_retry_after_and_the_retry_uses_another_key() {
     // The retry did not wait the 30 s: another key was free.
     assert!(started.elapsed() < Duration::from_secs(5));
     // The throttled key keeps resting: the next requests all use the other key.
-    for _ in 0..2 {
-        assert_eq!(
-            gw.post("/v1/chat/completions", &chat("b")).await.status(),
-            200
-        );
+    for prompt in ["b", "c"] {
+        let response = gw.post("/v1/chat/completions", &chat(prompt)).await;
+        assert_eq!(response.status(), 200);
     }
     let seen: Vec<_> = mock.keys_seen().into_iter().flatten().collect();
     let (k1, k2) = (
