@@ -134,7 +134,9 @@ impl L1 {
             tokio::spawn(async move {
                 let redis_key = Self::redis_key(&shared, &key);
                 // A failed write is counted by `Shared` and otherwise ignored.
-                let _ = shared.set_px("l1_set", &redis_key, &entry.encode(), ttl).await;
+                let _ = shared
+                    .set_px("l1_set", &redis_key, &entry.encode(), ttl)
+                    .await;
             });
         }
     }
@@ -170,7 +172,10 @@ mod tests {
         let l1 = L1::new(1 << 20, None, Arc::new(Metrics::new()));
         assert!(matches!(l1.lookup(&key(1)).await, Lookup::Miss));
         l1.fill(key(1), entry(10, Duration::from_secs(60)));
-        assert!(matches!(l1.lookup(&key(1)).await, Lookup::Hit(_, Tier::Memory)));
+        assert!(matches!(
+            l1.lookup(&key(1)).await,
+            Lookup::Hit(_, Tier::Memory)
+        ));
     }
 
     #[tokio::test]

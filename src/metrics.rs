@@ -98,10 +98,12 @@ impl Metrics {
         });
     }
 
-    pub fn cache_size(&self, entries: u64, bytes: u64) {
+    /// Point-in-time cache figures, set just before each scrape.
+    pub fn cache_size(&self, entries: u64, bytes: u64, flight_waiters: usize) {
         self.with(|| {
             gauge!("gateway_cache_entries", "tier" => "l1").set(entries as f64);
             gauge!("gateway_cache_bytes", "tier" => "l1").set(bytes as f64);
+            gauge!("gateway_singleflight_waiting").set(flight_waiters as f64);
         });
     }
 
@@ -121,6 +123,10 @@ fn describe_all() {
     );
     describe_gauge!("gateway_cache_entries", "Entries in the in-process cache");
     describe_gauge!("gateway_cache_bytes", "Bytes held by the in-process cache");
+    describe_gauge!(
+        "gateway_singleflight_waiting",
+        "Requests waiting for an identical in-flight upstream call"
+    );
     describe_counter!(
         "gateway_redis_errors_total",
         "Failed or timed-out Redis commands, by operation"

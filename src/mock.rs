@@ -53,6 +53,10 @@ pub enum Fault {
     Delay(Duration),
     /// Stream this many chunks, then break the connection.
     CutStreamAfter(usize),
+    /// Hold the answer until `release_streams` lets it go (needs `hold_streams`).
+    Hold,
+    /// Hold like `Hold`, then answer with this status.
+    HoldThenStatus(u16),
 }
 
 /// Shared state: counters the tests read and the fault script they write.

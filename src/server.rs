@@ -163,7 +163,7 @@ async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
 
 async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
     let (entries, bytes) = gw.cache.usage();
-    gw.metrics.cache_size(entries, bytes);
+    gw.metrics.cache_size(entries, bytes, gw.flights.waiting());
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
     ([(header::CONTENT_TYPE, content_type)], gw.metrics.render()).into_response()
 }

@@ -64,11 +64,12 @@ impl Shared {
         cmd: &redis::Cmd,
     ) -> Result<T, SharedError> {
         let mut connection = self.connection.clone();
-        let result = match tokio::time::timeout(self.timeout, cmd.query_async(&mut connection)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(SharedError::Redis(e)),
-            Err(_) => Err(SharedError::Timeout),
-        };
+        let result =
+            match tokio::time::timeout(self.timeout, cmd.query_async(&mut connection)).await {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(e)) => Err(SharedError::Redis(e)),
+                Err(_) => Err(SharedError::Timeout),
+            };
         if let Err(e) = &result {
             self.metrics.redis_error(op);
             tracing::debug!(op, error = %e, "redis command failed");
@@ -89,12 +90,17 @@ impl Shared {
         ttl: Duration,
     ) -> Result<(), SharedError> {
         let millis = ttl.as_millis().max(1) as u64;
-        self.query(op, redis::cmd("SET").arg(key).arg(value).arg("PX").arg(millis))
-            .await
+        self.query(
+            op,
+            redis::cmd("SET").arg(key).arg(value).arg("PX").arg(millis),
+        )
+        .await
     }
 
     /// `PING`, for readiness.
     pub async fn ping(&self) -> bool {
-        self.query::<String>("ping", &redis::cmd("PING")).await.is_ok()
+        self.query::<String>("ping", &redis::cmd("PING"))
+            .await
+            .is_ok()
     }
 }

@@ -74,7 +74,11 @@ impl StreamObserver for StreamFill {
     }
 
     fn end(mut self: Box<Self>, clean: bool) {
-        let entry = if clean { self.entry().map(Arc::new) } else { None };
+        let entry = if clean {
+            self.entry().map(Arc::new)
+        } else {
+            None
+        };
         let landed = match (entry, clean) {
             (Some(entry), _) => {
                 if self.store {

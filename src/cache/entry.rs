@@ -101,7 +101,10 @@ mod tests {
         let entry = CachedResponse::new(
             Bytes::from_static(b"{\"id\":1}"),
             Duration::from_secs(60),
-            Usage { prompt: 7, completion: 9 },
+            Usage {
+                prompt: 7,
+                completion: 9,
+            },
         );
         assert_eq!(CachedResponse::decode(&entry.encode()), Some(entry));
     }

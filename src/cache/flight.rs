@@ -4,7 +4,7 @@
 //! landing (client gone) lands `Abandoned`, and its followers try again.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::http::StatusCode;
@@ -18,7 +18,10 @@ use super::{CacheKey, CachedResponse};
 pub enum Landed {
     Answer(Arc<CachedResponse>),
     /// A non-200 answer or a gateway error: status and JSON body, passed on as is.
-    Failed { status: StatusCode, body: Bytes },
+    Failed {
+        status: StatusCode,
+        body: Bytes,
+    },
     Abandoned,
 }
 
@@ -28,6 +31,7 @@ type Slot = watch::Receiver<Option<Landed>>;
 pub struct Flights {
     inflight: Mutex<HashMap<CacheKey, (u64, Slot)>>,
     next_id: AtomicU64,
+    waiting: AtomicUsize,
 }
 
 pub enum Join {
@@ -66,15 +70,31 @@ impl Flights {
     }
 
     pub fn in_flight(&self) -> usize {
-        self.inflight.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.inflight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
-}
 
-/// Waits for the leader; a vanished leader counts as `Abandoned`.
-pub async fn wait(mut slot: Slot) -> Landed {
-    match slot.wait_for(Option::is_some).await {
-        Ok(landed) => landed.clone().unwrap_or(Landed::Abandoned),
-        Err(_) => Landed::Abandoned,
+    /// Requests currently waiting for a leader.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Waits for the leader; a vanished leader counts as `Abandoned`.
+    pub async fn wait(&self, mut slot: Slot) -> Landed {
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(&self.waiting);
+        match slot.wait_for(Option::is_some).await {
+            Ok(landed) => landed.clone().unwrap_or(Landed::Abandoned),
+            Err(_) => Landed::Abandoned,
+        }
     }
 }
 
@@ -128,7 +148,10 @@ mod tests {
         };
         let followers: Vec<_> = (0..3)
             .map(|_| match flights.join(key()) {
-                Join::Follower(slot) => tokio::spawn(wait(slot)),
+                Join::Follower(slot) => {
+                    let flights = Arc::clone(&flights);
+                    tokio::spawn(async move { flights.wait(slot).await })
+                }
                 Join::Leader(_) => panic!("second is follower"),
             })
             .collect();
@@ -152,7 +175,7 @@ mod tests {
             panic!("follower")
         };
         drop(guard);
-        assert!(matches!(wait(slot).await, Landed::Abandoned));
+        assert!(matches!(flights.wait(slot).await, Landed::Abandoned));
         assert!(matches!(flights.join(key()), Join::Leader(_)));
     }
 }

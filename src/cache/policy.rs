@@ -101,8 +101,12 @@ mod tests {
     }
 
     fn decide(pairs: &[(&str, &str)]) -> CachePolicy {
-        CachePolicy::decide(&headers(pairs), &tenant(TenantCache::default()), &CacheConfig::default())
-            .unwrap()
+        CachePolicy::decide(
+            &headers(pairs),
+            &tenant(TenantCache::default()),
+            &CacheConfig::default(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -123,8 +127,14 @@ mod tests {
 
     #[test]
     fn the_ttl_header_is_bounded_by_the_maximum_and_must_be_a_number() {
-        assert_eq!(decide(&[("x-gateway-cache-ttl", "5")]).ttl, Duration::from_secs(5));
-        assert_eq!(decide(&[("x-gateway-cache-ttl", "99999999")]).ttl, Duration::from_secs(86_400));
+        assert_eq!(
+            decide(&[("x-gateway-cache-ttl", "5")]).ttl,
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            decide(&[("x-gateway-cache-ttl", "99999999")]).ttl,
+            Duration::from_secs(86_400)
+        );
         assert!(!decide(&[("x-gateway-cache-ttl", "0")]).store);
         let bad = CachePolicy::decide(
             &headers(&[("x-gateway-cache-ttl", "soon")]),
@@ -136,11 +146,19 @@ mod tests {
 
     #[test]
     fn tenants_can_switch_the_cache_off_or_share_a_scope() {
-        let off = TenantCache { enabled: false, ..TenantCache::default() };
-        let p = CachePolicy::decide(&HeaderMap::new(), &tenant(off), &CacheConfig::default()).unwrap();
+        let off = TenantCache {
+            enabled: false,
+            ..TenantCache::default()
+        };
+        let p =
+            CachePolicy::decide(&HeaderMap::new(), &tenant(off), &CacheConfig::default()).unwrap();
         assert!(!p.engaged());
-        let shared = TenantCache { shared_scope: Some("co".into()), ..TenantCache::default() };
-        let p = CachePolicy::decide(&HeaderMap::new(), &tenant(shared), &CacheConfig::default()).unwrap();
+        let shared = TenantCache {
+            shared_scope: Some("co".into()),
+            ..TenantCache::default()
+        };
+        let p = CachePolicy::decide(&HeaderMap::new(), &tenant(shared), &CacheConfig::default())
+            .unwrap();
         assert_eq!(p.scope, "shared:co");
     }
 }

@@ -30,7 +30,13 @@ pub fn assemble(stream: &[u8]) -> Option<Value> {
         if chunk.get("error").is_some() {
             return None;
         }
-        for field in ["id", "created", "model", "system_fingerprint", "service_tier"] {
+        for field in [
+            "id",
+            "created",
+            "model",
+            "system_fingerprint",
+            "service_tier",
+        ] {
             if let Some(v) = chunk.get(field).filter(|v| !v.is_null()) {
                 head.insert(field.to_string(), v.clone());
             }
@@ -54,7 +60,11 @@ pub fn assemble(stream: &[u8]) -> Option<Value> {
     }
     let mut out = head;
     out.insert("object".into(), json!("chat.completion"));
-    let choices: Vec<Value> = choices.into_iter().enumerate().map(|(i, c)| c.finish(i)).collect();
+    let choices: Vec<Value> = choices
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| c.finish(i))
+        .collect();
     out.insert("choices".into(), Value::Array(choices));
     if !usage.is_null() {
         out.insert("usage".into(), usage);
@@ -120,7 +130,10 @@ impl Choice {
     fn finish(self, index: usize) -> Value {
         let mut message = Map::new();
         message.insert("role".into(), self.role.unwrap_or(json!("assistant")));
-        message.insert("content".into(), self.content.map_or(Value::Null, Value::String));
+        message.insert(
+            "content".into(),
+            self.content.map_or(Value::Null, Value::String),
+        );
         if let Some(refusal) = self.refusal {
             message.insert("refusal".into(), json!(refusal));
         }
@@ -136,7 +149,13 @@ impl Choice {
 /// a final usage chunk (empty `choices`) as OpenAI sends it.
 pub fn synthesize(completion: &Value, include_usage: bool) -> Bytes {
     let mut head = Map::new();
-    for field in ["id", "created", "model", "system_fingerprint", "service_tier"] {
+    for field in [
+        "id",
+        "created",
+        "model",
+        "system_fingerprint",
+        "service_tier",
+    ] {
         if let Some(v) = completion.get(field) {
             head.insert(field.into(), v.clone());
         }
@@ -148,20 +167,38 @@ pub fn synthesize(completion: &Value, include_usage: bool) -> Bytes {
         Value::Object(c)
     };
     let mut events = Vec::new();
-    for (i, choice) in completion["choices"].as_array().into_iter().flatten().enumerate() {
+    for (i, choice) in completion["choices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let index = choice.get("index").cloned().unwrap_or(json!(i));
         let message = &choice["message"];
         let mut delta = Map::new();
-        delta.insert("role".into(), message.get("role").cloned().unwrap_or(json!("assistant")));
-        delta.insert("content".into(), message.get("content").cloned().unwrap_or(json!("")));
+        delta.insert(
+            "role".into(),
+            message.get("role").cloned().unwrap_or(json!("assistant")),
+        );
+        delta.insert(
+            "content".into(),
+            message.get("content").cloned().unwrap_or(json!("")),
+        );
         for field in ["refusal", "tool_calls"] {
             if let Some(v) = message.get(field).filter(|v| !v.is_null()) {
                 delta.insert(field.into(), with_indices(field, v));
             }
         }
-        events.push(chunk(json!([{"index": index, "delta": delta, "finish_reason": null}])));
-        let finish = choice.get("finish_reason").cloned().unwrap_or(json!("stop"));
-        events.push(chunk(json!([{"index": index, "delta": {}, "finish_reason": finish}])));
+        events.push(chunk(
+            json!([{"index": index, "delta": delta, "finish_reason": null}]),
+        ));
+        let finish = choice
+            .get("finish_reason")
+            .cloned()
+            .unwrap_or(json!("stop"));
+        events.push(chunk(
+            json!([{"index": index, "delta": {}, "finish_reason": finish}]),
+        ));
     }
     if include_usage && let Some(usage) = completion.get("usage") {
         let mut last = chunk(json!([]));

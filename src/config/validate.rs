@@ -30,7 +30,9 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
         return invalid("cache.default_ttl_secs must be at most cache.max_ttl_secs (> 0)".into());
     }
     if config.redis.timeout_ms == 0 || config.redis.connect_timeout_ms == 0 {
-        return invalid("redis.timeout_ms and redis.connect_timeout_ms must be greater than 0".into());
+        return invalid(
+            "redis.timeout_ms and redis.connect_timeout_ms must be greater than 0".into(),
+        );
     }
     if let Some(url) = &config.embedding.url {
         check_http_url("embedding.url (EMBEDDING_URL)", url)?;

@@ -64,6 +64,18 @@ pub(super) async fn apply_faults(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    if let Some(Fault::Hold | Fault::HoldThenStatus(_)) = fault
+        && let Some(gate) = state.gate()
+        && let Ok(permit) = gate.acquire().await
+    {
+        permit.forget();
+    }
+    if let Some(Fault::HoldThenStatus(status)) = fault {
+        fault = Some(Fault::Status {
+            status,
+            retry_after: None,
+        });
+    }
     match fault {
         Some(Fault::Status {
             status,

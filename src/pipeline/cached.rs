@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::ApiRequest;
 use crate::access::RequestInfo;
-use crate::cache::flight::{FlightGuard, wait};
+use crate::cache::flight::FlightGuard;
 use crate::cache::{
     CacheKey, CachePolicy, CachedResponse, Join, Landed, Lookup, StreamFill, Usage, l1_key, sse,
 };
@@ -71,7 +71,7 @@ pub async fn serve(
             Join::Leader(guard) => {
                 return forward(gw, upstream, &call, Some(fill(Some(guard))), info).await;
             }
-            Join::Follower(slot) => match wait(slot).await {
+            Join::Follower(slot) => match gw.flights.wait(slot).await {
                 Landed::Answer(entry) => {
                     info.coalesced = true;
                     return from_cache(gw, &entry, &call);
@@ -129,7 +129,8 @@ fn capture(gw: &Gateway, answer: &UpstreamResponse, fill: Fill) -> Option<Box<dy
         UpstreamBody::Stream(_) => {
             let store = fill.policy.store;
             let cache = Arc::clone(&gw.cache);
-            let observer = StreamFill::new(cache, fill.key, fill.policy.ttl, store, max, fill.flight);
+            let observer =
+                StreamFill::new(cache, fill.key, fill.policy.ttl, store, max, fill.flight);
             return Some(Box::new(observer));
         }
         UpstreamBody::Full(bytes) => bytes,
@@ -167,24 +168,39 @@ fn cacheable(bytes: &Bytes, policy: &CachePolicy, max: usize) -> Option<Arc<Cach
         return None;
     }
     let usage = Usage::of(&value);
-    Some(Arc::new(CachedResponse::new(bytes.clone(), policy.ttl, usage)))
+    Some(Arc::new(CachedResponse::new(
+        bytes.clone(),
+        policy.ttl,
+        usage,
+    )))
 }
 
 /// A cached answer as JSON, or as SSE synthesised from it.
-fn from_cache(gw: &Gateway, entry: &CachedResponse, call: &Call<'_>) -> Result<Response, GatewayError> {
+fn from_cache(
+    gw: &Gateway,
+    entry: &CachedResponse,
+    call: &Call<'_>,
+) -> Result<Response, GatewayError> {
     gw.metrics
         .tokens_saved(entry.usage.prompt, entry.usage.completion);
     if !call.stream {
         return Ok(json_response(StatusCode::OK, entry.body.clone()));
     }
-    let completion: Value = serde_json::from_slice(&entry.body).map_err(|_| GatewayError::Internal)?;
-    let include_usage = call.request.fields.get("stream_options")
+    let completion: Value =
+        serde_json::from_slice(&entry.body).map_err(|_| GatewayError::Internal)?;
+    let include_usage = call
+        .request
+        .fields
+        .get("stream_options")
         .and_then(|o| o.get("include_usage"))
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let mut response = Response::new(sse::synthesize(&completion, include_usage).into());
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(response)
 }

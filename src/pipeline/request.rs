@@ -11,7 +11,11 @@ use serde_json::{Map, Value};
 use crate::error::GatewayError;
 
 /// Reads the body up to `limit` bytes: 413 above it, announced or not.
-pub async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, GatewayError> {
+pub async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, GatewayError> {
     let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -1,8 +1,10 @@
 //! Integration tests: the real gateway over real HTTP against the mock upstream.
 
+mod cache;
 mod cli;
 mod errors;
 mod proxy;
+mod redis;
 mod retry;
 mod shutdown;
 mod support;

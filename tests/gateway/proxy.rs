@@ -55,7 +55,9 @@ async fn requests_spread_round_robin_over_the_key_pool() {
     let mock = mock().await;
     let gw = start(config_for(&mock)).await;
     for i in 0..4 {
-        let response = gw.post("/v1/chat/completions", &chat(&format!("x{i}"))).await;
+        let response = gw
+            .post("/v1/chat/completions", &chat(&format!("x{i}")))
+            .await;
         assert_eq!(response.status(), 200);
     }
     let seen: Vec<_> = mock.keys_seen().into_iter().flatten().collect();

@@ -52,7 +52,10 @@ fn every_output_relevant_field_changes_the_key() {
         ("top_p", json!(0.9)),
         ("max_tokens", json!(10)),
         ("max_completion_tokens", json!(10)),
-        ("tools", json!([{"type": "function", "function": {"name": "f"}}])),
+        (
+            "tools",
+            json!([{"type": "function", "function": {"name": "f"}}]),
+        ),
         ("tool_choice", json!("none")),
         ("response_format", json!({"type": "json_object"})),
         ("seed", json!(1)),

@@ -53,7 +53,9 @@ fn streamed_tool_call_fragments_are_joined() {
 
 #[test]
 fn cut_or_broken_streams_do_not_assemble() {
-    let full = events(&[json!({"choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": null}]})]);
+    let full = events(&[
+        json!({"choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": null}]}),
+    ]);
     let cut = &full[..full.len() - "data: [DONE]\n\n".len()];
     assert!(assemble(cut).is_none());
     assert!(assemble(b"data: {not json}\n\ndata: [DONE]\n\n").is_none());
@@ -87,7 +89,13 @@ fn tool_calls_survive_synthesis() {
         "tool_calls": [{"id": "call_9", "type": "function", "function": {"name": "f", "arguments": "{}"}}]});
     c["choices"][0]["finish_reason"] = json!("tool_calls");
     let back = assemble(&synthesize(&c, false)).unwrap();
-    assert_eq!(back["choices"][0]["message"]["tool_calls"][0]["id"], "call_9");
-    assert_eq!(back["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "f");
+    assert_eq!(
+        back["choices"][0]["message"]["tool_calls"][0]["id"],
+        "call_9"
+    );
+    assert_eq!(
+        back["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
+        "f"
+    );
     assert_eq!(back["choices"][0]["finish_reason"], "tool_calls");
 }
