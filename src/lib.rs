@@ -6,16 +6,18 @@
 //! client ─► request-id + access log + panic catch        (tower layers, server.rs)
 //!       ─► auth: gateway key → Tenant                     (auth.rs)
 //!       ─► body limit + JSON parse                        (pipeline.rs)
+//!       ─► cache policy (no-cache / no-store / TTL)       (cache/policy.rs)
 //!       ─► route model → upstream                         (upstream.rs)
+//!       ─► L1 exact: moka ─► Redis                         (cache.rs, shared.rs)
+//!       ─► single-flight                                  (cache/flight.rs)
 //!       ─► forward: key pool, retries with backoff,       (upstream/forward.rs)
 //!          Retry-After, SSE passthrough                   (upstream/stream.rs)
-//!       ─► respond (OpenAI error JSON on failure)         (error.rs)
+//!       ─► respond + fill (streams after a clean [DONE])  (pipeline/cached.rs)
 //! ```
 //!
 //! The order is spelled out in one place, [`pipeline`]; tower layers carry only
-//! cross-cutting concerns. Later stages (rate limits, L1 exact cache, L2 semantic
-//! cache, cluster sync) slot into the pipeline between parse and forward, as in
-//! `../shared/DESIGN.md` §1.
+//! cross-cutting concerns. Later stages (rate limits, L2 semantic cache, cluster
+//! sync) slot into the pipeline as in `../shared/DESIGN.md` §1.
 //!
 //! [`run`] serves a bound listener until the shutdown token fires; `main.rs` only
 //! parses configuration, binds, and turns SIGINT/SIGTERM into that token.
