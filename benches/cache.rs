@@ -42,7 +42,9 @@ async fn start_gateway(upstream: &MockUpstream) -> SocketAddr {
         }],
         ..Config::default()
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(g_aigateway::run(listener, config, CancellationToken::new()));
     addr
@@ -56,7 +58,9 @@ async fn start_bare(bytes: Bytes) -> SocketAddr {
             async move { ([("content-type", "application/json")], bytes) }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     addr
@@ -73,10 +77,15 @@ fn main() {
         .build()
         .expect("client runtime");
     let duration = phase_duration();
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("client");
 
     let (mock, gateway, bare) = servers.block_on(async {
-        let mock = MockUpstream::start(MockOptions::default()).await.expect("mock");
+        let mock = MockUpstream::start(MockOptions::default())
+            .await
+            .expect("mock");
         let gateway = start_gateway(&mock).await;
         // Prime the cache; the bare server returns exactly the cached bytes.
         let first = reqwest::Client::new()
@@ -97,16 +106,30 @@ fn main() {
     let hists = client_rt.block_on(interleaved_latency(&[direct, via], RATE, duration));
     let upstream_calls = mock.requests();
 
-    println!("## L1 hit path, {:.1} s per phase\n", duration.as_secs_f64());
+    println!(
+        "## L1 hit path, {:.1} s per phase\n",
+        duration.as_secs_f64()
+    );
     println!("| max request rate, {CONCURRENCY} concurrent clients | req/s |");
     println!("|---|---|");
     println!("| bare axum server, same bytes | {bare_rps:.0} |");
     println!("| gateway, L1 hit | {hit_rps:.0} |");
-    println!("| **ratio gateway / bare** | **{:.2}** |\n", hit_rps / bare_rps);
+    println!(
+        "| **ratio gateway / bare** | **{:.2}** |\n",
+        hit_rps / bare_rps
+    );
     println!("| at {RATE:.0} req/s (interleaved) | p50 ms | p99 ms |");
     println!("|---|---|---|");
     let (d, g) = (&hists[0], &hists[1]);
-    println!("| bare axum server | {:.3} | {:.3} |", ms(d, 0.5), ms(d, 0.99));
-    println!("| gateway, L1 hit | {:.3} | {:.3} |", ms(g, 0.5), ms(g, 0.99));
+    println!(
+        "| bare axum server | {:.3} | {:.3} |",
+        ms(d, 0.5),
+        ms(d, 0.99)
+    );
+    println!(
+        "| gateway, L1 hit | {:.3} | {:.3} |",
+        ms(g, 0.5),
+        ms(g, 0.99)
+    );
     println!("\nupstream calls during the run: {upstream_calls} (1 = only the priming miss)");
 }

@@ -71,6 +71,7 @@ pub struct Config {
     /// Gateway API keys → tenants. Empty means the gateway runs open as tenant `default`.
     pub tenants: Vec<TenantConfig>,
     pub cache: CacheConfig,
+    pub rate_limit: RateLimitConfig,
     pub redis: RedisConfig,
     pub embedding: EmbeddingConfig,
     pub admin: AdminConfig,
@@ -90,6 +91,7 @@ impl Default for Config {
             models: BTreeMap::new(),
             tenants: Vec::new(),
             cache: CacheConfig::default(),
+            rate_limit: RateLimitConfig::default(),
             redis: RedisConfig::default(),
             embedding: EmbeddingConfig::default(),
             admin: AdminConfig::default(),
@@ -187,7 +189,7 @@ pub struct TenantConfig {
     pub cache: TenantCache,
 }
 
-/// Per-tenant limits (enforced by the rate limiter once it is enabled).
+/// Per-tenant limits; each burst defaults to its per-minute limit.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TenantLimits {
@@ -195,6 +197,56 @@ pub struct TenantLimits {
     pub request_burst: Option<u32>,
     pub tokens_per_minute: Option<u32>,
     pub token_burst: Option<u32>,
+    /// Extra limits for one model of this tenant (on top of the tenant-wide ones).
+    pub models: BTreeMap<String, ModelLimits>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelLimits {
+    pub requests_per_minute: Option<u32>,
+    pub request_burst: Option<u32>,
+    pub tokens_per_minute: Option<u32>,
+    pub token_burst: Option<u32>,
+}
+
+/// What the rate limiter does while Redis fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedisFailure {
+    /// Enforce each tenant's share locally: limit ÷ `nodes`.
+    #[default]
+    Local,
+    /// Admit everything.
+    Open,
+    /// Refuse everything (429).
+    Closed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Gateway nodes sharing the limits; the local fallback allows limit ÷ nodes.
+    pub nodes: u32,
+    pub on_redis_failure: RedisFailure,
+    /// After a Redis failure, decide locally for this long before trying Redis again.
+    pub redis_retry_ms: u64,
+    /// Completion tokens assumed when a request sets no `max_tokens`.
+    pub default_completion_tokens: u32,
+    /// Whether cache hits count against the request limit (they never cost tokens).
+    pub count_cache_hits: bool,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            nodes: 1,
+            on_redis_failure: RedisFailure::Local,
+            redis_retry_ms: 1_000,
+            default_completion_tokens: 256,
+            count_cache_hits: true,
+        }
+    }
 }
 
 /// Per-tenant cache policy (used by the caches once they are enabled).

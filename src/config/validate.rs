@@ -29,6 +29,9 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     if cache.max_ttl_secs == 0 || cache.default_ttl_secs > cache.max_ttl_secs {
         return invalid("cache.default_ttl_secs must be at most cache.max_ttl_secs (> 0)".into());
     }
+    if config.rate_limit.nodes == 0 {
+        return invalid("rate_limit.nodes must be at least 1".into());
+    }
     if config.redis.timeout_ms == 0 || config.redis.connect_timeout_ms == 0 {
         return invalid(
             "redis.timeout_ms and redis.connect_timeout_ms must be greater than 0".into(),
@@ -138,6 +141,7 @@ fn validate_tenants(config: &Config) -> Result<(), ConfigError> {
                 tenant.name
             )));
         }
+        validate_limits(&tenant.name, &tenant.limits)?;
         for key in &tenant.api_keys {
             if key.expose().trim().is_empty() {
                 return Err(ConfigError::Invalid(format!(
@@ -162,6 +166,26 @@ fn check_http_url(what: &str, value: &str) -> Result<(), ConfigError> {
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(ConfigError::Invalid(format!(
             "{what} {value:?} must be an http:// or https:// URL with a host"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_limits(tenant: &str, limits: &super::TenantLimits) -> Result<(), ConfigError> {
+    let zero = |v: Option<u32>| v == Some(0);
+    let bad = zero(limits.requests_per_minute)
+        || zero(limits.request_burst)
+        || zero(limits.tokens_per_minute)
+        || zero(limits.token_burst)
+        || limits.models.values().any(|m| {
+            zero(m.requests_per_minute)
+                || zero(m.request_burst)
+                || zero(m.tokens_per_minute)
+                || zero(m.token_burst)
+        });
+    if bad {
+        return Err(ConfigError::Invalid(format!(
+            "tenant {tenant:?}: limits and bursts must be at least 1 (leave a limit out to disable it)"
         )));
     }
     Ok(())
