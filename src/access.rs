@@ -27,6 +27,8 @@ pub struct RequestInfo {
     pub cache: Option<&'static str>,
     /// Served from another request's upstream call (single-flight follower).
     pub coalesced: bool,
+    /// Rate-limit figures for the `x-ratelimit-*` headers.
+    pub ratelimit: Option<crate::ratelimit::RateHeaders>,
 }
 
 impl RequestInfo {

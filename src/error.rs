@@ -22,6 +22,12 @@ pub enum GatewayError {
     NotFound { method: String, path: String },
     #[error("method {method} is not allowed on {path}")]
     MethodNotAllowed { method: String, path: String },
+    #[error("rate limit reached for {} per minute; retry after {:.1} s", .kind, .retry_after.as_secs_f64())]
+    RateLimited {
+        /// `requests` or `tokens`.
+        kind: &'static str,
+        retry_after: Duration,
+    },
     #[error("{message}")]
     UpstreamRateLimited {
         message: String,
@@ -52,7 +58,9 @@ impl GatewayError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::UpstreamRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::UpstreamRateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::UpstreamUnavailable { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
@@ -68,6 +76,7 @@ impl GatewayError {
             | Self::NotFound { .. }
             | Self::MethodNotAllowed { .. } => "invalid_request_error",
             Self::Unauthorized => "authentication_error",
+            Self::RateLimited { kind, .. } => kind,
             Self::UpstreamRateLimited { .. } => "rate_limit_error",
             Self::UpstreamUnavailable { .. } | Self::UpstreamTimeout { .. } => "upstream_error",
             Self::ShuttingDown | Self::Internal => "server_error",
@@ -82,6 +91,7 @@ impl GatewayError {
             Self::Unauthorized => "invalid_api_key",
             Self::NotFound { .. } => "unknown_url",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::RateLimited { .. } => "rate_limit_exceeded",
             Self::UpstreamRateLimited { .. } => "upstream_rate_limited",
             Self::UpstreamUnavailable { .. } => "upstream_unavailable",
             Self::UpstreamTimeout { .. } => "upstream_timeout",
@@ -114,11 +124,17 @@ impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), axum::Json(self.body())).into_response();
         let headers = response.headers_mut();
-        if let Self::UpstreamRateLimited {
-            retry_after: Some(wait),
-            ..
-        } = &self
-        {
+        let wait = match &self {
+            Self::UpstreamRateLimited {
+                retry_after: Some(wait),
+                ..
+            }
+            | Self::RateLimited {
+                retry_after: wait, ..
+            } => Some(*wait),
+            _ => None,
+        };
+        if let Some(wait) = wait {
             let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }

@@ -30,6 +30,7 @@ pub mod error;
 pub mod metrics;
 pub mod mock;
 pub mod pipeline;
+pub mod ratelimit;
 pub mod server;
 pub mod shared;
 pub mod upstream;

@@ -107,6 +107,18 @@ impl Metrics {
         });
     }
 
+    pub fn ratelimit_decision(
+        &self,
+        result: &'static str,
+        limit: &'static str,
+        source: &'static str,
+    ) {
+        self.with(|| {
+            counter!("gateway_ratelimit_decisions_total", "result" => result, "limit" => limit, "source" => source)
+                .increment(1)
+        });
+    }
+
     pub fn redis_error(&self, op: &'static str) {
         self.with(|| counter!("gateway_redis_errors_total", "op" => op).increment(1));
     }
@@ -126,6 +138,10 @@ fn describe_all() {
     describe_gauge!(
         "gateway_singleflight_waiting",
         "Requests waiting for an identical in-flight upstream call"
+    );
+    describe_counter!(
+        "gateway_ratelimit_decisions_total",
+        "Rate-limit decisions by result (allow, deny), limit (requests, tokens), source (redis, local)"
     );
     describe_counter!(
         "gateway_redis_errors_total",

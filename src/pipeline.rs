@@ -1,9 +1,10 @@
 //! The request pipeline, readable top to bottom (DESIGN.md §1). Each proxied
 //! route is one function that calls the stages in order:
 //!
-//! auth → body limit + parse → cache policy → route to upstream → L1 look-up
-//! (memory, then Redis) → single-flight → forward (key pool, retries, SSE
-//! passthrough) → respond, filling the cache from the answer.
+//! auth → body limit + parse → cache policy → rate limit (Redis Lua, local
+//! fallback) → route to upstream → L1 look-up (memory, then Redis) →
+//! single-flight → forward (key pool, retries, SSE passthrough) → respond,
+//! filling the cache and settling the token charge from the answer.
 
 mod cached;
 mod request;
@@ -19,8 +20,10 @@ use bytes::Bytes;
 pub use request::{ApiRequest, read_body};
 
 use crate::access::RequestInfo;
+use crate::auth::Tenant;
 use crate::cache::CachePolicy;
 use crate::error::GatewayError;
+use crate::ratelimit::{Admission, Decision};
 use crate::server::Gateway;
 use crate::upstream::{UpstreamRequest, upstream_request_headers};
 use cached::Call;
@@ -49,6 +52,7 @@ async fn chat(
     info.model = Some(request.model.clone());
     info.stream = request.stream;
     let policy = CachePolicy::decide(headers, &tenant, &gw.config.cache)?;
+    let admission = admit(gw, &tenant, &request, info).await?;
     let upstream = gw.upstreams.route(Some(&request.model));
     let call = Call {
         endpoint: "chat/completions",
@@ -57,6 +61,7 @@ async fn chat(
         body,
         stream: request.stream,
         request: &request,
+        admission: &admission,
     };
     cached::serve(gw, &policy, upstream, call, info).await
 }
@@ -84,6 +89,7 @@ async fn embed(
     let request = ApiRequest::parse(&body, Some("input"))?;
     info.model = Some(request.model.clone());
     let policy = CachePolicy::decide(headers, &tenant, &gw.config.cache)?;
+    let admission = admit(gw, &tenant, &request, info).await?;
     let upstream = gw.upstreams.route(Some(&request.model));
     let call = Call {
         endpoint: "embeddings",
@@ -92,8 +98,37 @@ async fn embed(
         body,
         stream: false,
         request: &request,
+        admission: &admission,
     };
     cached::serve(gw, &policy, upstream, call, info).await
+}
+
+/// The rate-limit stage: one Redis round trip (or the local fallback) charges a
+/// request and its estimated tokens, or refuses with 429 and `Retry-After`.
+async fn admit(
+    gw: &Gateway,
+    tenant: &Tenant,
+    request: &ApiRequest,
+    info: &mut RequestInfo,
+) -> Result<Admission, GatewayError> {
+    let estimate = request.token_estimate(gw.config.rate_limit.default_completion_tokens);
+    match gw.limiter.admit(tenant, &request.model, estimate).await {
+        Decision::Allow(admission) => {
+            info.ratelimit = Some(admission.headers.clone());
+            Ok(admission)
+        }
+        Decision::Deny {
+            kind,
+            retry_after,
+            headers,
+        } => {
+            info.ratelimit = Some(headers);
+            Err(GatewayError::RateLimited {
+                kind: kind.label(),
+                retry_after,
+            })
+        }
+    }
 }
 
 /// `GET /v1/models`, from the default upstream.
@@ -129,6 +164,9 @@ pub async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respo
 /// and, on cacheable routes, the `x-gateway-cache` header.
 fn respond(info: RequestInfo, result: Result<Response, GatewayError>) -> Response {
     let mut response = result.unwrap_or_else(IntoResponse::into_response);
+    if let Some(limits) = &info.ratelimit {
+        limits.apply(response.headers_mut());
+    }
     if let Some(label) = info.cache {
         response
             .headers_mut()

@@ -23,6 +23,7 @@ use crate::cache::{Flights, L1};
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
 use crate::shared::{Shared, SharedError};
 use crate::upstream::{Forwarder, Upstreams};
 use crate::{access, pipeline};
@@ -46,6 +47,7 @@ pub struct Gateway {
     pub forwarder: Forwarder,
     pub cache: Arc<L1>,
     pub flights: Arc<Flights>,
+    pub limiter: Arc<RateLimiter>,
     /// The shared Redis, when configured.
     pub shared: Option<Shared>,
     pub metrics: Arc<Metrics>,
@@ -76,6 +78,11 @@ impl Gateway {
             forwarder,
             cache,
             flights: Flights::new(),
+            limiter: Arc::new(RateLimiter::new(
+                config.rate_limit.clone(),
+                shared.clone(),
+                Arc::clone(&metrics),
+            )),
             shared,
             metrics,
             shutdown,

@@ -77,6 +77,26 @@ impl Shared {
         result
     }
 
+    /// Runs a Lua script (EVALSHA, loading it on NOSCRIPT) within the timeout.
+    pub async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        op: &'static str,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, SharedError> {
+        let mut connection = self.connection.clone();
+        let call = invocation.invoke_async(&mut connection);
+        let result = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(SharedError::Redis(e)),
+            Err(_) => Err(SharedError::Timeout),
+        };
+        if let Err(e) = &result {
+            self.metrics.redis_error(op);
+            tracing::debug!(op, error = %e, "redis script failed");
+        }
+        result
+    }
+
     pub async fn get(&self, op: &'static str, key: &str) -> Result<Option<Vec<u8>>, SharedError> {
         self.query(op, redis::cmd("GET").arg(key)).await
     }

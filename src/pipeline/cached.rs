@@ -1,6 +1,7 @@
 //! The cache stage of the pipeline: L1 look-up, single-flight, then forward and
 //! fill. Only complete 200 answers are stored; a stream only after a clean
 //! `[DONE]`. Cached answers are served in the shape the client asked for.
+//! Every way out settles the rate-limit admission with the real token cost.
 
 use std::sync::Arc;
 
@@ -16,10 +17,10 @@ use crate::cache::{
     CacheKey, CachePolicy, CachedResponse, Join, Landed, Lookup, StreamFill, Usage, l1_key, sse,
 };
 use crate::error::GatewayError;
+use crate::ratelimit::{Admission, UsageWatch, total_tokens};
 use crate::server::Gateway;
 use crate::upstream::{
-    StreamObserver, Upstream, UpstreamBody, UpstreamRequest, UpstreamResponse,
-    upstream_request_headers,
+    StreamObserver, Upstream, UpstreamBody, UpstreamRequest, upstream_request_headers,
 };
 
 /// A cacheable request on its way upstream.
@@ -33,6 +34,19 @@ pub struct Call<'a> {
     /// The client wants SSE.
     pub stream: bool,
     pub request: &'a ApiRequest,
+    pub admission: &'a Admission,
+}
+
+impl Call<'_> {
+    /// Reconciles the rate-limit charge (`None`: real tokens unknown).
+    fn settle(&self, gw: &Gateway, tokens: Option<u64>, refund_request: bool) {
+        gw.limiter.settle(self.admission, tokens, refund_request);
+    }
+
+    /// An answer that cost no upstream call (cache hit or single-flight follower).
+    fn settle_free(&self, gw: &Gateway) {
+        self.settle(gw, Some(0), gw.limiter.hits_are_free());
+    }
 }
 
 /// Where a miss's answer goes: the cache (per policy) and the flight's followers.
@@ -64,6 +78,7 @@ pub async fn serve(
     loop {
         if let Lookup::Hit(entry, _tier) = gw.cache.lookup(&key).await {
             info.cache = Some("hit-l1");
+            call.settle_free(gw);
             return from_cache(gw, &entry, &call);
         }
         info.cache = Some("miss");
@@ -74,10 +89,12 @@ pub async fn serve(
             Join::Follower(slot) => match gw.flights.wait(slot).await {
                 Landed::Answer(entry) => {
                     info.coalesced = true;
+                    call.settle_free(gw);
                     return from_cache(gw, &entry, &call);
                 }
                 Landed::Failed { status, body } => {
                     info.coalesced = true;
+                    call.settle(gw, Some(0), false);
                     return Ok(json_response(status, body));
                 }
                 // The leader went away: look again, maybe lead.
@@ -105,6 +122,7 @@ async fn forward(
         Ok(answer) => answer,
         Err(e) => {
             info.attempts = e.attempts();
+            call.settle(gw, Some(0), false);
             let error = GatewayError::from(e);
             if let Some(flight) = fill.and_then(|f| f.flight) {
                 let body = Bytes::from(error.body().to_string());
@@ -117,31 +135,52 @@ async fn forward(
         }
     };
     info.attempts = answer.attempts;
-    let observer = fill.and_then(|fill| capture(gw, &answer, fill));
+    let observer = match &answer.body {
+        UpstreamBody::Stream(_) => Some(watch_stream(gw, call, fill)),
+        UpstreamBody::Full(bytes) => {
+            complete(gw, call, answer.status, bytes, fill);
+            None
+        }
+    };
     Ok(answer.into_response(gw.stream_idle_timeout(), observer))
 }
 
-/// A full answer is stored and its flight landed now; a 200 stream gets an
-/// observer that does both when it ends.
-fn capture(gw: &Gateway, answer: &UpstreamResponse, fill: Fill) -> Option<Box<dyn StreamObserver>> {
-    let max = gw.config.cache.max_entry_bytes;
-    let bytes = match &answer.body {
-        UpstreamBody::Stream(_) => {
-            let store = fill.policy.store;
-            let cache = Arc::clone(&gw.cache);
-            let observer =
-                StreamFill::new(cache, fill.key, fill.policy.ttl, store, max, fill.flight);
-            return Some(Box::new(observer));
-        }
-        UpstreamBody::Full(bytes) => bytes,
+/// A 200 stream: its usage settles the admission and, when the cache takes
+/// part, its capture fills the cache and lands the flight — both at its end.
+fn watch_stream(gw: &Gateway, call: &Call<'_>, fill: Option<Fill>) -> Box<dyn StreamObserver> {
+    let capture = fill.map(|fill| {
+        let max = gw.config.cache.max_entry_bytes;
+        let (key, ttl, store) = (fill.key, fill.policy.ttl, fill.policy.store);
+        let capture = StreamFill::new(Arc::clone(&gw.cache), key, ttl, store, max, fill.flight);
+        Box::new(capture) as Box<dyn StreamObserver>
+    });
+    let limiter = Arc::clone(&gw.limiter);
+    Box::new(UsageWatch::new(limiter, call.admission.clone(), capture))
+}
+
+/// A full answer: settle its real tokens, store it if it is a cacheable 200,
+/// and land the flight with it.
+fn complete(gw: &Gateway, call: &Call<'_>, status: StatusCode, bytes: &Bytes, fill: Option<Fill>) {
+    let parsed = (status == StatusCode::OK)
+        .then(|| serde_json::from_slice::<Value>(bytes).ok())
+        .flatten();
+    let tokens = match &parsed {
+        Some(value) => total_tokens(&value["usage"]),
+        None if status == StatusCode::OK => None,
+        None => Some(0),
     };
-    let landed = if answer.status != StatusCode::OK {
+    call.settle(gw, tokens, false);
+    let Some(fill) = fill else {
+        return;
+    };
+    let landed = if status != StatusCode::OK {
         Landed::Failed {
-            status: answer.status,
+            status,
             body: bytes.clone(),
         }
     } else {
-        match cacheable(bytes, &fill.policy, max) {
+        let max = gw.config.cache.max_entry_bytes;
+        match parsed.and_then(|value| cacheable(bytes, value, &fill.policy, max)) {
             Some(entry) => {
                 if fill.policy.store {
                     gw.cache.fill(fill.key, Arc::clone(&entry));
@@ -155,16 +194,16 @@ fn capture(gw: &Gateway, answer: &UpstreamResponse, fill: Fill) -> Option<Box<dy
     if let Some(flight) = fill.flight {
         flight.land(landed);
     }
-    None
 }
 
 /// A 200 JSON answer worth keeping: an object without `error`, within the size limit.
-fn cacheable(bytes: &Bytes, policy: &CachePolicy, max: usize) -> Option<Arc<CachedResponse>> {
-    if bytes.len() > max {
-        return None;
-    }
-    let value: Value = serde_json::from_slice(bytes).ok()?;
-    if !value.is_object() || value.get("error").is_some() {
+fn cacheable(
+    bytes: &Bytes,
+    value: Value,
+    policy: &CachePolicy,
+    max: usize,
+) -> Option<Arc<CachedResponse>> {
+    if bytes.len() > max || !value.is_object() || value.get("error").is_some() {
         return None;
     }
     let usage = Usage::of(&value);

@@ -86,6 +86,45 @@ impl ApiRequest {
     }
 }
 
+impl ApiRequest {
+    /// Tokens this request may cost, for charging token limits up front:
+    /// about 4 characters a token of prompt text plus a few per message, plus
+    /// the completion budget (`max_completion_tokens`, `max_tokens`, else
+    /// `default_completion`) for each of `n` choices. Reconciled with the real
+    /// `usage` afterwards.
+    pub fn token_estimate(&self, default_completion: u32) -> u64 {
+        let text_tokens = |v: &Value| (text_len(v) as u64).div_ceil(4);
+        let prompt = match self.fields.get("messages") {
+            Some(Value::Array(messages)) => messages.iter().map(|m| 4 + text_tokens(m)).sum(),
+            _ => self.fields.get("input").map_or(0, text_tokens),
+        };
+        if !self.fields.contains_key("messages") {
+            return prompt.max(1);
+        }
+        let completion = ["max_completion_tokens", "max_tokens"]
+            .iter()
+            .find_map(|f| self.fields.get(*f).and_then(Value::as_u64))
+            .unwrap_or(u64::from(default_completion));
+        let choices = self
+            .fields
+            .get("n")
+            .and_then(Value::as_u64)
+            .unwrap_or(1)
+            .clamp(1, 128);
+        prompt + completion.saturating_mul(choices)
+    }
+}
+
+/// Characters of every string inside `value`.
+fn text_len(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.chars().count(),
+        Value::Array(items) => items.iter().map(text_len).sum(),
+        Value::Object(map) => map.values().map(text_len).sum(),
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +136,18 @@ mod tests {
         assert_eq!(r.model, "m");
         assert!(r.stream);
         assert_eq!(r.fields["x_custom"]["a"], 1);
+    }
+
+    #[test]
+    fn token_estimates_count_prompt_text_and_the_completion_budget() {
+        let body = br#"{"model":"m","messages":[{"role":"user","content":"abcdefgh"}],"max_tokens":100,"n":2}"#;
+        let r = ApiRequest::parse(body, None).unwrap();
+        // 4 per message + "user" (1) + "abcdefgh" (2) + 2 x 100.
+        assert_eq!(r.token_estimate(256), 4 + 3 + 200);
+        let r = ApiRequest::parse(br#"{"model":"m","messages":[]}"#, None).unwrap();
+        assert_eq!(r.token_estimate(256), 256);
+        let r = ApiRequest::parse(br#"{"model":"m","input":["abcd","efgh"]}"#, None).unwrap();
+        assert_eq!(r.token_estimate(256), 2);
     }
 
     #[test]
