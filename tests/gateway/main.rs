@@ -4,6 +4,7 @@ mod cache;
 mod cli;
 mod errors;
 mod proxy;
+mod ratelimit;
 mod redis;
 mod retry;
 mod shutdown;
