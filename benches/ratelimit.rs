@@ -45,7 +45,7 @@ fn start_redis() -> (Child, u16) {
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port();
-    let child = Command::new("redis-server")
+    let mut child = Command::new("redis-server")
         .args([
             "--port",
             &port.to_string(),
@@ -63,6 +63,8 @@ fn start_redis() -> (Child, u16) {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("redis-server did not start");
 }
 

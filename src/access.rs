@@ -27,6 +27,8 @@ pub struct RequestInfo {
     pub cache: Option<&'static str>,
     /// Served from another request's upstream call (single-flight follower).
     pub coalesced: bool,
+    /// Similarity of an L2 hit.
+    pub similarity: Option<f32>,
     /// Rate-limit figures for the `x-ratelimit-*` headers.
     pub ratelimit: Option<crate::ratelimit::RateHeaders>,
 }
@@ -121,6 +123,7 @@ impl Record {
             stream = info.stream,
             attempts = info.attempts,
             cache = info.cache.unwrap_or("-"),
+            similarity = info.similarity.map(f64::from),
             coalesced = info.coalesced,
             latency_ms = elapsed.as_secs_f64() * 1e3,
             head_ms = self.head_ms,

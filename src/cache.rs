@@ -18,7 +18,7 @@ use moka::sync::Cache;
 pub use capture::StreamFill;
 pub use entry::{CachedResponse, Usage, now_ms};
 pub use flight::{Flights, Join, Landed};
-pub use key::{CacheKey, canonical_json, l1_key};
+pub use key::{CacheKey, NON_SEMANTIC_FIELDS, canonical_json, l1_key};
 pub use policy::CachePolicy;
 
 use crate::metrics::Metrics;

@@ -73,6 +73,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub rate_limit: RateLimitConfig,
     pub redis: RedisConfig,
+    pub semantic: SemanticConfig,
     pub embedding: EmbeddingConfig,
     pub admin: AdminConfig,
 }
@@ -93,6 +94,7 @@ impl Default for Config {
             cache: CacheConfig::default(),
             rate_limit: RateLimitConfig::default(),
             redis: RedisConfig::default(),
+            semantic: SemanticConfig::default(),
             embedding: EmbeddingConfig::default(),
             admin: AdminConfig::default(),
         }
@@ -257,6 +259,8 @@ pub struct TenantCache {
     /// Named scope shared with other tenants; by default a tenant's cache is its own.
     pub shared_scope: Option<String>,
     pub ttl_secs: Option<u64>,
+    /// This tenant's L2 similarity threshold (default: `semantic.threshold`).
+    pub semantic_threshold: Option<f32>,
 }
 
 impl Default for TenantCache {
@@ -265,6 +269,7 @@ impl Default for TenantCache {
             enabled: true,
             shared_scope: None,
             ttl_secs: None,
+            semantic_threshold: None,
         }
     }
 }
@@ -319,13 +324,81 @@ impl Default for RedisConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Which embedder feeds the L2 semantic cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmbedderKind {
+    /// Remote when `url` is set, else local when the model files are present,
+    /// else none (L2 off, with a warning).
+    #[default]
+    Auto,
+    Local,
+    Remote,
+    Off,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmbeddingConfig {
+    pub kind: EmbedderKind,
+    /// Directory with all-MiniLM-L6-v2's config.json, tokenizer.json and
+    /// model.safetensors (`bash scripts/fetch-model.sh` puts them there).
+    pub model_dir: PathBuf,
     /// OpenAI-compatible embeddings endpoint base URL (remote embedder).
     pub url: Option<String>,
     pub api_key: Option<Secret>,
     pub model: Option<String>,
+    /// Dimension of the remote model's vectors (part of the partition key).
+    pub dimensions: usize,
+    /// Budget of one embedding; past it L2 is skipped for the request.
+    pub timeout_ms: u64,
+    /// Most texts embedded together.
+    pub max_batch: usize,
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        Self {
+            kind: EmbedderKind::Auto,
+            model_dir: PathBuf::from("models/all-MiniLM-L6-v2"),
+            url: None,
+            api_key: None,
+            model: None,
+            dimensions: 1536,
+            timeout_ms: 2_000,
+            max_batch: 32,
+        }
+    }
+}
+
+/// The L2 semantic cache.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SemanticConfig {
+    pub enabled: bool,
+    /// Cosine similarity a hit needs (tenants may set their own; requests may
+    /// only raise it).
+    pub threshold: f32,
+    /// Also require the verification guards (numbers, negation, direction, entities).
+    pub verify: bool,
+    pub max_entries: usize,
+    /// Memory budget: vectors, prompt texts and answers.
+    pub max_bytes: usize,
+    /// Partitions up to this size are searched exactly; larger ones get HNSW.
+    pub exact_scan_max: usize,
+}
+
+impl Default for SemanticConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            threshold: 0.9,
+            verify: true,
+            max_entries: 100_000,
+            max_bytes: 512 * 1024 * 1024,
+            exact_scan_max: 2_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -34,6 +34,12 @@ impl Metrics {
         let builder = builder
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
             .unwrap_or_else(|_| PrometheusBuilder::new());
+        let builder = builder
+            .set_buckets_for_metric(
+                Matcher::Full("gateway_l2_similarity".into()),
+                &[0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.975, 0.99, 1.0],
+            )
+            .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
         let metrics = Self { recorder, handle };
@@ -119,6 +125,40 @@ impl Metrics {
         });
     }
 
+    /// One embedding computed (cache misses only); failures are counted too.
+    pub fn embedding(&self, elapsed: Duration, ok: bool) {
+        self.with(|| {
+            if ok {
+                histogram!("gateway_embedding_duration_seconds").record(elapsed.as_secs_f64());
+            } else {
+                counter!("gateway_embedding_errors_total").increment(1);
+            }
+        });
+    }
+
+    pub fn l2_entries(&self, entries: usize) {
+        self.with(|| gauge!("gateway_l2_index_entries").set(entries as f64));
+    }
+
+    pub fn l2_rebuild(&self) {
+        self.with(|| counter!("gateway_l2_index_rebuilds_total").increment(1));
+    }
+
+    /// The best similarity an L2 look-up found, and how it ended.
+    pub fn l2_lookup(&self, best: Option<f32>, result: &'static str) {
+        self.with(|| {
+            if let Some(best) = best {
+                histogram!("gateway_l2_similarity").record(f64::from(best));
+            }
+            counter!("gateway_cache_lookups_total", "tier" => "l2", "result" => result)
+                .increment(1);
+        });
+    }
+
+    pub fn l2_rejection(&self, why: &'static str) {
+        self.with(|| counter!("gateway_l2_verifier_rejections_total", "guard" => why).increment(1));
+    }
+
     pub fn redis_error(&self, op: &'static str) {
         self.with(|| counter!("gateway_redis_errors_total", "op" => op).increment(1));
     }
@@ -142,6 +182,30 @@ fn describe_all() {
     describe_counter!(
         "gateway_ratelimit_decisions_total",
         "Rate-limit decisions by result (allow, deny), limit (requests, tokens), source (redis, local)"
+    );
+    describe_histogram!(
+        "gateway_embedding_duration_seconds",
+        "Time to embed one prompt (batched, cache misses only)"
+    );
+    describe_counter!(
+        "gateway_embedding_errors_total",
+        "Embedding failures and timeouts (L2 skipped for the request)"
+    );
+    describe_gauge!(
+        "gateway_l2_index_entries",
+        "Live entries in the L2 semantic index"
+    );
+    describe_counter!(
+        "gateway_l2_index_rebuilds_total",
+        "Background L2 partition rebuilds"
+    );
+    describe_histogram!(
+        "gateway_l2_similarity",
+        "Best cosine similarity found by each L2 look-up"
+    );
+    describe_counter!(
+        "gateway_l2_verifier_rejections_total",
+        "L2 candidates above the threshold refused by a guard, by guard"
     );
     describe_counter!(
         "gateway_redis_errors_total",

@@ -8,6 +8,7 @@
 
 mod cached;
 mod request;
+mod semantic;
 
 use std::sync::Arc;
 
@@ -51,7 +52,12 @@ async fn chat(
     let request = ApiRequest::parse(&body, Some("messages"))?;
     info.model = Some(request.model.clone());
     info.stream = request.stream;
-    let policy = CachePolicy::decide(headers, &tenant, &gw.config.cache)?;
+    let policy = CachePolicy::decide(
+        headers,
+        &tenant,
+        &gw.config.cache,
+        gw.config.semantic.threshold,
+    )?;
     let admission = admit(gw, &tenant, &request, info).await?;
     let upstream = gw.upstreams.route(Some(&request.model));
     let call = Call {
@@ -60,6 +66,7 @@ async fn chat(
         headers,
         body,
         stream: request.stream,
+        semantic: true,
         request: &request,
         admission: &admission,
     };
@@ -88,7 +95,12 @@ async fn embed(
     let body = read_body(body, headers, gw.config.server.max_body_bytes).await?;
     let request = ApiRequest::parse(&body, Some("input"))?;
     info.model = Some(request.model.clone());
-    let policy = CachePolicy::decide(headers, &tenant, &gw.config.cache)?;
+    let policy = CachePolicy::decide(
+        headers,
+        &tenant,
+        &gw.config.cache,
+        gw.config.semantic.threshold,
+    )?;
     let admission = admit(gw, &tenant, &request, info).await?;
     let upstream = gw.upstreams.route(Some(&request.model));
     let call = Call {
@@ -97,6 +109,7 @@ async fn embed(
         headers,
         body,
         stream: false,
+        semantic: false,
         request: &request,
         admission: &admission,
     };
@@ -166,6 +179,13 @@ fn respond(info: RequestInfo, result: Result<Response, GatewayError>) -> Respons
     let mut response = result.unwrap_or_else(IntoResponse::into_response);
     if let Some(limits) = &info.ratelimit {
         limits.apply(response.headers_mut());
+    }
+    if let Some(similarity) = info.similarity
+        && let Ok(value) = HeaderValue::try_from(format!("{similarity:.4}"))
+    {
+        response
+            .headers_mut()
+            .insert("x-gateway-cache-similarity", value);
     }
     if let Some(label) = info.cache {
         response

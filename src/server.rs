@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::semantic::L2;
 use crate::shared::{Shared, SharedError};
 use crate::upstream::{Forwarder, Upstreams};
 use crate::{access, pipeline};
@@ -48,6 +49,8 @@ pub struct Gateway {
     pub cache: Arc<L1>,
     pub flights: Arc<Flights>,
     pub limiter: Arc<RateLimiter>,
+    /// The L2 semantic cache, when enabled and an embedder is available.
+    pub l2: Option<Arc<L2>>,
     /// The shared Redis, when configured.
     pub shared: Option<Shared>,
     pub metrics: Arc<Metrics>,
@@ -78,6 +81,7 @@ impl Gateway {
             forwarder,
             cache,
             flights: Flights::new(),
+            l2: L2::from_config(&config, Arc::clone(&metrics)).map(Arc::new),
             limiter: Arc::new(RateLimiter::new(
                 config.rate_limit.clone(),
                 shared.clone(),
@@ -139,11 +143,20 @@ pub async fn run(
     Ok(())
 }
 
+/// Periodic housekeeping: exporter upkeep, and dropping expired L2 entries.
 async fn metrics_upkeep(gw: Arc<Gateway>) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut ticks: u64 = 0;
     loop {
         tokio::select! {
-            _ = tick.tick() => gw.metrics.upkeep(),
+            _ = tick.tick() => {
+                gw.metrics.upkeep();
+                ticks += 1;
+                if let Some(l2) = gw.l2.as_ref().filter(|_| ticks % 6 == 0) {
+                    let l2 = Arc::clone(l2);
+                    let _ = tokio::task::spawn_blocking(move || l2.cache.sweep()).await;
+                }
+            }
             () = gw.shutdown.cancelled() => return,
         }
     }

@@ -14,7 +14,11 @@ use super::{CacheKey, CachedResponse, L1, Landed, Usage, sse};
 use crate::error::GatewayError;
 use crate::upstream::StreamObserver;
 
+/// Called with the entry when a captured stream is stored (the L2 fill).
+pub type OnStore = Box<dyn FnOnce(Arc<CachedResponse>) + Send>;
+
 pub struct StreamFill {
+    on_store: Option<OnStore>,
     buffer: Vec<u8>,
     limit: usize,
     overflowed: bool,
@@ -33,8 +37,10 @@ impl StreamFill {
         store: bool,
         limit: usize,
         flight: Option<FlightGuard>,
+        on_store: Option<OnStore>,
     ) -> Self {
         Self {
+            on_store,
             buffer: Vec::new(),
             limit,
             overflowed: false,
@@ -83,6 +89,9 @@ impl StreamObserver for StreamFill {
             (Some(entry), _) => {
                 if self.store {
                     self.l1.fill(self.key, Arc::clone(&entry));
+                    if let Some(on_store) = self.on_store.take() {
+                        on_store(Arc::clone(&entry));
+                    }
                 }
                 Landed::Answer(entry)
             }

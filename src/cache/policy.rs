@@ -10,7 +10,7 @@ use crate::auth::Tenant;
 use crate::config::CacheConfig;
 use crate::error::GatewayError;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CachePolicy {
     /// Look the request up (`Cache-Control: no-cache` turns this off).
     pub lookup: bool,
@@ -19,6 +19,9 @@ pub struct CachePolicy {
     pub ttl: Duration,
     /// The tenant's own scope, or the shared scope it opted into.
     pub scope: String,
+    /// Similarity an L2 hit needs: the tenant's (or the global) threshold,
+    /// raised — never lowered — by `x-gateway-semantic-threshold`.
+    pub semantic_threshold: f32,
 }
 
 impl CachePolicy {
@@ -26,6 +29,7 @@ impl CachePolicy {
         headers: &HeaderMap,
         tenant: &Tenant,
         config: &CacheConfig,
+        semantic_threshold: f32,
     ) -> Result<Self, GatewayError> {
         let enabled = config.enabled && tenant.cache.enabled;
         let (no_cache, no_store) = cache_control(headers);
@@ -47,11 +51,31 @@ impl CachePolicy {
             Some(shared) => format!("shared:{shared}"),
             None => format!("tenant:{}", tenant.name),
         };
+        let floor = tenant
+            .cache
+            .semantic_threshold
+            .unwrap_or(semantic_threshold);
+        let asked = match headers.get("x-gateway-semantic-threshold") {
+            None => None,
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.trim().parse::<f32>().ok())
+                    .filter(|t| (0.0..=1.0).contains(t))
+                    .ok_or_else(|| GatewayError::BadRequest {
+                        message: "x-gateway-semantic-threshold must be a number within 0..=1"
+                            .into(),
+                        param: None,
+                    })?,
+            ),
+        };
         Ok(Self {
             lookup: enabled && !no_cache,
             store: enabled && !no_store && !ttl.is_zero(),
             ttl,
             scope,
+            semantic_threshold: asked.map_or(floor, |t| t.max(floor)),
         })
     }
 
@@ -81,6 +105,38 @@ mod tests {
     use super::*;
     use crate::config::{TenantCache, TenantLimits};
 
+    #[test]
+    fn a_request_may_raise_the_semantic_threshold_but_never_lower_it() {
+        assert_eq!(decide(&[]).semantic_threshold, 0.9);
+        assert_eq!(
+            decide(&[("x-gateway-semantic-threshold", "0.97")]).semantic_threshold,
+            0.97
+        );
+        assert_eq!(
+            decide(&[("x-gateway-semantic-threshold", "0.5")]).semantic_threshold,
+            0.9
+        );
+        let strict = TenantCache {
+            semantic_threshold: Some(0.95),
+            ..TenantCache::default()
+        };
+        let p = CachePolicy::decide(
+            &HeaderMap::new(),
+            &tenant(strict),
+            &CacheConfig::default(),
+            0.9,
+        )
+        .unwrap();
+        assert_eq!(p.semantic_threshold, 0.95);
+        let bad = CachePolicy::decide(
+            &headers(&[("x-gateway-semantic-threshold", "2")]),
+            &tenant(TenantCache::default()),
+            &CacheConfig::default(),
+            0.9,
+        );
+        assert!(bad.is_err());
+    }
+
     fn tenant(cache: TenantCache) -> Tenant {
         Tenant {
             name: "a".into(),
@@ -105,6 +161,7 @@ mod tests {
             &headers(pairs),
             &tenant(TenantCache::default()),
             &CacheConfig::default(),
+            0.9,
         )
         .unwrap()
     }
@@ -140,6 +197,7 @@ mod tests {
             &headers(&[("x-gateway-cache-ttl", "soon")]),
             &tenant(TenantCache::default()),
             &CacheConfig::default(),
+            0.9,
         );
         assert!(bad.is_err());
     }
@@ -150,15 +208,25 @@ mod tests {
             enabled: false,
             ..TenantCache::default()
         };
-        let p =
-            CachePolicy::decide(&HeaderMap::new(), &tenant(off), &CacheConfig::default()).unwrap();
+        let p = CachePolicy::decide(
+            &HeaderMap::new(),
+            &tenant(off),
+            &CacheConfig::default(),
+            0.9,
+        )
+        .unwrap();
         assert!(!p.engaged());
         let shared = TenantCache {
             shared_scope: Some("co".into()),
             ..TenantCache::default()
         };
-        let p = CachePolicy::decide(&HeaderMap::new(), &tenant(shared), &CacheConfig::default())
-            .unwrap();
+        let p = CachePolicy::decide(
+            &HeaderMap::new(),
+            &tenant(shared),
+            &CacheConfig::default(),
+            0.9,
+        )
+        .unwrap();
         assert_eq!(p.scope, "shared:co");
     }
 }

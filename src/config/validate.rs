@@ -29,6 +29,25 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     if cache.max_ttl_secs == 0 || cache.default_ttl_secs > cache.max_ttl_secs {
         return invalid("cache.default_ttl_secs must be at most cache.max_ttl_secs (> 0)".into());
     }
+    let t = config.semantic.threshold;
+    if !(0.0..=1.0).contains(&t) || config.semantic.max_entries == 0 {
+        return invalid(
+            "semantic.threshold must be within 0..=1 and semantic.max_entries > 0".into(),
+        );
+    }
+    if config.embedding.timeout_ms == 0 || config.embedding.max_batch == 0 {
+        return invalid(
+            "embedding.timeout_ms and embedding.max_batch must be greater than 0".into(),
+        );
+    }
+    if config
+        .tenants
+        .iter()
+        .filter_map(|t| t.cache.semantic_threshold)
+        .any(|t| !(0.0..=1.0).contains(&t))
+    {
+        return invalid("tenants.cache.semantic_threshold must be within 0..=1".into());
+    }
     if config.rate_limit.nodes == 0 {
         return invalid("rate_limit.nodes must be at least 1".into());
     }

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::ApiRequest;
+use super::semantic::{self, Probe, Semantic};
 use crate::access::RequestInfo;
 use crate::cache::flight::FlightGuard;
 use crate::cache::{
@@ -33,6 +34,8 @@ pub struct Call<'a> {
     pub body: Bytes,
     /// The client wants SSE.
     pub stream: bool,
+    /// The L2 semantic cache applies (chat completions).
+    pub semantic: bool,
     pub request: &'a ApiRequest,
     pub admission: &'a Admission,
 }
@@ -54,6 +57,8 @@ struct Fill {
     key: CacheKey,
     policy: CachePolicy,
     flight: Option<FlightGuard>,
+    /// Where the answer goes in L2, when L2 applies.
+    probe: Option<Probe>,
 }
 
 pub async fn serve(
@@ -67,24 +72,34 @@ pub async fn serve(
         return forward(gw, upstream, &call, None, info).await;
     }
     let key = l1_key(&policy.scope, call.endpoint, &call.request.fields);
-    let fill = |flight| Fill {
+    let fill = |flight, probe| Fill {
         key,
         policy: policy.clone(),
         flight,
+        probe,
     };
     if !policy.lookup {
-        return forward(gw, upstream, &call, Some(fill(None)), info).await;
+        return forward(gw, upstream, &call, Some(fill(None, None)), info).await;
     }
+    if let Some(answer) = l1_hit(gw, &key, &call, info).await {
+        return answer;
+    }
+    info.cache = Some("miss");
+    let probe = match call.semantic {
+        true => match semantic::lookup(gw, policy, call.request, info).await {
+            Semantic::Hit(entry) => {
+                call.settle_free(gw);
+                return from_cache(gw, &entry, &call);
+            }
+            Semantic::Miss(probe) => probe,
+        },
+        false => None,
+    };
     loop {
-        if let Lookup::Hit(entry, _tier) = gw.cache.lookup(&key).await {
-            info.cache = Some("hit-l1");
-            call.settle_free(gw);
-            return from_cache(gw, &entry, &call);
-        }
-        info.cache = Some("miss");
         match gw.flights.join(key) {
             Join::Leader(guard) => {
-                return forward(gw, upstream, &call, Some(fill(Some(guard))), info).await;
+                let fill = fill(Some(guard), probe);
+                return forward(gw, upstream, &call, Some(fill), info).await;
             }
             Join::Follower(slot) => match gw.flights.wait(slot).await {
                 Landed::Answer(entry) => {
@@ -98,9 +113,30 @@ pub async fn serve(
                     return Ok(json_response(status, body));
                 }
                 // The leader went away: look again, maybe lead.
-                Landed::Abandoned => continue,
+                Landed::Abandoned => {
+                    if let Some(answer) = l1_hit(gw, &key, &call, info).await {
+                        return answer;
+                    }
+                }
             },
         }
+    }
+}
+
+/// An L1 hit, answered.
+async fn l1_hit(
+    gw: &Gateway,
+    key: &CacheKey,
+    call: &Call<'_>,
+    info: &mut RequestInfo,
+) -> Option<Result<Response, GatewayError>> {
+    match gw.cache.lookup(key).await {
+        Lookup::Hit(entry, _tier) => {
+            info.cache = Some("hit-l1");
+            call.settle_free(gw);
+            Some(from_cache(gw, &entry, call))
+        }
+        Lookup::Miss => None,
     }
 }
 
@@ -151,7 +187,11 @@ fn watch_stream(gw: &Gateway, call: &Call<'_>, fill: Option<Fill>) -> Box<dyn St
     let capture = fill.map(|fill| {
         let max = gw.config.cache.max_entry_bytes;
         let (key, ttl, store) = (fill.key, fill.policy.ttl, fill.policy.store);
-        let capture = StreamFill::new(Arc::clone(&gw.cache), key, ttl, store, max, fill.flight);
+        let on_store = fill
+            .probe
+            .map(|probe| Box::new(move |entry| probe.store(entry)) as _);
+        let cache = Arc::clone(&gw.cache);
+        let capture = StreamFill::new(cache, key, ttl, store, max, fill.flight, on_store);
         Box::new(capture) as Box<dyn StreamObserver>
     });
     let limiter = Arc::clone(&gw.limiter);
@@ -184,6 +224,9 @@ fn complete(gw: &Gateway, call: &Call<'_>, status: StatusCode, bytes: &Bytes, fi
             Some(entry) => {
                 if fill.policy.store {
                     gw.cache.fill(fill.key, Arc::clone(&entry));
+                    if let Some(probe) = fill.probe {
+                        probe.store(Arc::clone(&entry));
+                    }
                 }
                 Landed::Answer(entry)
             }

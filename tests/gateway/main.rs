@@ -7,5 +7,6 @@ mod proxy;
 mod ratelimit;
 mod redis;
 mod retry;
+mod semantic;
 mod shutdown;
 mod support;

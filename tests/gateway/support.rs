@@ -80,6 +80,8 @@ pub fn config_for(mock: &MockUpstream) -> Config {
         ..Config::default()
     };
     config.server.shutdown_grace_secs = 10;
+    // Tests that need the semantic cache turn it on (see semantic.rs).
+    config.embedding.kind = g_aigateway::config::EmbedderKind::Off;
     config
 }
 

@@ -1,0 +1,310 @@
+//! Semantic-cache quality on labelled question pairs (JSON lines `{"a","b","label"}`):
+//! inserts every `a`, queries every `b` through the real L2 path — the local
+//! model, the real index, the verification guards — and prints, per threshold,
+//! precision, recall, F1 and false-hit rate for plain cosine and with guards.
+//!
+//! A query "hits" when the best candidate it may use scores at or above the
+//! threshold. A hit is right only when it returns the query's own `a` (or an
+//! identical text) and the pair is labelled a duplicate; every other hit is a
+//! false hit, i.e. a wrong cached answer.
+//!
+//! `cargo run --release --bin l2-eval -- ../shared/data/qqp_dev.jsonl`
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use clap::Parser;
+use g_aigateway::cache::{CachedResponse, Usage};
+use g_aigateway::config::SemanticConfig;
+use g_aigateway::embedding::LocalModel;
+use g_aigateway::metrics::Metrics;
+use g_aigateway::semantic::{Guards, Lookup, SemanticCache};
+
+#[derive(Parser)]
+#[command(name = "l2-eval")]
+struct Cli {
+    /// Labelled pairs, JSON lines with "a", "b" and "label" (1 = same meaning).
+    pairs: PathBuf,
+    #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
+    model_dir: PathBuf,
+    /// Use only the first N pairs.
+    #[arg(long)]
+    limit: Option<usize>,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+}
+
+struct Pair {
+    a: String,
+    b: String,
+    label: bool,
+}
+
+fn read_pairs(cli: &Cli) -> anyhow::Result<Vec<Pair>> {
+    let text = std::fs::read_to_string(&cli.pairs)
+        .with_context(|| format!("cannot read {}", cli.pairs.display()))?;
+    let mut pairs = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("line {}: not JSON", n + 1))?;
+        let field = |k: &str| v[k].as_str().map(str::to_string);
+        let (Some(a), Some(b)) = (field("a"), field("b")) else {
+            anyhow::bail!("line {}: needs string fields a and b", n + 1);
+        };
+        pairs.push(Pair {
+            a,
+            b,
+            label: v["label"].as_i64() == Some(1),
+        });
+        if cli.limit.is_some_and(|l| pairs.len() >= l) {
+            break;
+        }
+    }
+    Ok(pairs)
+}
+
+/// Embeddings of `texts`, cached in `target/l2-eval/` under a hash of the texts
+/// (raw little-endian f32), so a rerun skips the model.
+fn embed_cached(
+    model: &LocalModel,
+    texts: &[String],
+    batch: usize,
+) -> anyhow::Result<Vec<Arc<[f32]>>> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for t in texts {
+        hasher.update((t.len() as u64).to_le_bytes());
+        hasher.update(t.as_bytes());
+    }
+    let digest: [u8; 32] = hasher.finalize().into();
+    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let path = PathBuf::from("target/l2-eval").join(format!("{name}.f32"));
+    let dim = model.dim();
+    if let Ok(bytes) = std::fs::read(&path)
+        && bytes.len() == texts.len() * dim * 4
+    {
+        eprintln!("embeddings from {}", path.display());
+        return Ok(bytes
+            .chunks_exact(dim * 4)
+            .map(|row| {
+                row.chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect::<Vec<f32>>()
+                    .into()
+            })
+            .collect());
+    }
+    let vectors = embed_all(model, texts, batch)?;
+    let mut bytes = Vec::with_capacity(texts.len() * dim * 4);
+    for v in &vectors {
+        for x in v.iter() {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    std::fs::create_dir_all("target/l2-eval")?;
+    std::fs::write(&path, bytes)?;
+    Ok(vectors)
+}
+
+fn embed_all(
+    model: &LocalModel,
+    texts: &[String],
+    batch: usize,
+) -> anyhow::Result<Vec<Arc<[f32]>>> {
+    let started = Instant::now();
+    let mut out = Vec::with_capacity(texts.len());
+    for (i, chunk) in texts.chunks(batch.max(1)).enumerate() {
+        for v in model.embed(chunk)? {
+            out.push(Arc::from(v));
+        }
+        if i % 100 == 0 {
+            eprintln!(
+                "embedded {}/{} ({:.0}/s)",
+                out.len(),
+                texts.len(),
+                out.len() as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// For each query: the similarity and index of the candidate L2 would answer with.
+fn answers(
+    cache: &SemanticCache,
+    pairs: &[Pair],
+    b_vectors: &[Arc<[f32]>],
+) -> Vec<Option<(f32, usize)>> {
+    pairs
+        .iter()
+        .zip(b_vectors)
+        .map(|(p, v)| match cache.lookup(&[0; 32], &p.b, v, -1.0) {
+            Lookup::Hit {
+                response,
+                similarity,
+            } => {
+                let index = std::str::from_utf8(&response.body).ok()?.parse().ok()?;
+                Some((similarity, index))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let pairs = read_pairs(&cli)?;
+    let model = LocalModel::load(&cli.model_dir)?;
+    let a_texts: Vec<String> = pairs.iter().map(|p| p.a.clone()).collect();
+    let b_texts: Vec<String> = pairs.iter().map(|p| p.b.clone()).collect();
+    let started = Instant::now();
+    let a_vectors = embed_cached(&model, &a_texts, cli.batch)?;
+    let b_vectors = embed_cached(&model, &b_texts, cli.batch)?;
+    let embed_secs = started.elapsed().as_secs_f64();
+
+    let config = SemanticConfig {
+        max_entries: usize::MAX,
+        max_bytes: usize::MAX,
+        ..SemanticConfig::default()
+    };
+    let none = Guards::none();
+    let modes = [
+        ("cosine", none),
+        (
+            "+ numbers",
+            Guards {
+                numbers: true,
+                ..none
+            },
+        ),
+        (
+            "+ negation",
+            Guards {
+                negation: true,
+                ..none
+            },
+        ),
+        (
+            "+ direction",
+            Guards {
+                direction: true,
+                ..none
+            },
+        ),
+        (
+            "+ entities",
+            Guards {
+                entities: true,
+                ..none
+            },
+        ),
+        (
+            "+ numbers, negation",
+            Guards {
+                numbers: true,
+                negation: true,
+                ..none
+            },
+        ),
+        (
+            "+ numbers, negation, direction",
+            Guards {
+                entities: false,
+                ..Guards::default()
+            },
+        ),
+        ("+ all guards", Guards::default()),
+    ];
+    let metrics = Arc::new(Metrics::new());
+    let hour = Duration::from_secs(3600);
+    let mut results = Vec::new();
+    let mut search_ms = 0.0;
+    for (name, guards) in modes {
+        let cache = SemanticCache::with_guards(config.clone(), guards, Arc::clone(&metrics));
+        for (i, (p, v)) in pairs.iter().zip(&a_vectors).enumerate() {
+            let entry = Arc::new(CachedResponse::new(
+                Bytes::from(i.to_string()),
+                hour,
+                Usage::default(),
+            ));
+            cache.insert([0; 32], p.a.clone(), Arc::clone(v), entry);
+        }
+        // The partition outgrew the exact scan: search the HNSW graph it moves to.
+        while cache.rebuilding() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let started = Instant::now();
+        results.push((name, answers(&cache, &pairs, &b_vectors)));
+        search_ms = started.elapsed().as_secs_f64() * 1e3 / pairs.len() as f64;
+        eprintln!("evaluated {name}");
+    }
+
+    let positives = pairs.iter().filter(|p| p.label).count();
+    println!(
+        "{} pairs ({positives} duplicates); embedded {} texts in {embed_secs:.0} s \
+         ({:.0}/s, batch {}); {search_ms:.3} ms per look-up\n",
+        pairs.len(),
+        2 * pairs.len(),
+        2.0 * pairs.len() as f64 / embed_secs,
+        cli.batch
+    );
+    println!("| threshold | mode | hits | precision | recall | F1 | false-hit rate |");
+    println!("|---|---|---|---|---|---|---|");
+    for t in [0.70f32, 0.75, 0.80, 0.85, 0.875, 0.90, 0.925, 0.95, 0.97] {
+        for (name, found) in &results {
+            let s = score(&pairs, found, t, positives);
+            println!(
+                "| {t:.3} | {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                s.hits, s.precision, s.recall, s.f1, s.false_rate
+            );
+        }
+    }
+    Ok(())
+}
+
+struct Score {
+    hits: usize,
+    precision: f64,
+    recall: f64,
+    f1: f64,
+    false_rate: f64,
+}
+
+fn score(pairs: &[Pair], found: &[Option<(f32, usize)>], t: f32, positives: usize) -> Score {
+    let (mut hits, mut right) = (0usize, 0usize);
+    for (i, answer) in found.iter().enumerate() {
+        let Some((s, j)) = answer else { continue };
+        if *s < t {
+            continue;
+        }
+        hits += 1;
+        if pairs[i].label && (*j == i || pairs[*j].a == pairs[i].a) {
+            right += 1;
+        }
+    }
+    let precision = if hits == 0 {
+        1.0
+    } else {
+        right as f64 / hits as f64
+    };
+    let recall = right as f64 / positives.max(1) as f64;
+    let f1 = if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    };
+    Score {
+        hits,
+        precision,
+        recall,
+        f1,
+        false_rate: (hits - right) as f64 / pairs.len() as f64,
+    }
+}

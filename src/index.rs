@@ -1,0 +1,116 @@
+//! The in-process vector index (DESIGN.md §4) behind a small trait, with two
+//! implementations: an exact scan (small partitions) and `hnsw_rs` (large ones).
+//! Vectors are L2-normalised, so similarity is the dot product; the HNSW
+//! distance is our own clamped `(1 - dot).max(0)`, since `hnsw_rs`'s
+//! `DistDot`/`DistCosine` can panic or crawl on (near-)identical unit vectors.
+
+mod hnsw;
+
+pub use hnsw::HnswIndex;
+
+use std::sync::{PoisonError, RwLock};
+
+/// Nearest-neighbour search over `(id, vector)` pairs.
+pub trait VectorIndex: Send + Sync {
+    fn insert(&self, id: usize, vector: &[f32]);
+    /// Up to `k` ids `allow` accepts, most similar first, with their similarity.
+    fn search(&self, query: &[f32], k: usize, allow: &dyn Fn(usize) -> bool) -> Vec<(usize, f32)>;
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Cosine similarity of two unit vectors.
+pub fn similarity(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The HNSW distance: `1 - similarity`, never negative (rounding can push the
+/// dot product of identical unit vectors just above 1).
+pub fn distance(a: &[f32], b: &[f32]) -> f32 {
+    (1.0 - similarity(a, b)).max(0.0)
+}
+
+/// Every vector compared: exact, and fastest for small partitions.
+#[derive(Default)]
+pub struct ExactIndex {
+    rows: RwLock<Vec<(usize, Vec<f32>)>>,
+}
+
+impl VectorIndex for ExactIndex {
+    fn insert(&self, id: usize, vector: &[f32]) {
+        let mut rows = self.rows.write().unwrap_or_else(PoisonError::into_inner);
+        rows.push((id, vector.to_vec()));
+    }
+
+    fn search(&self, query: &[f32], k: usize, allow: &dyn Fn(usize) -> bool) -> Vec<(usize, f32)> {
+        let rows = self.rows.read().unwrap_or_else(PoisonError::into_inner);
+        let mut best: Vec<(usize, f32)> = Vec::with_capacity(k + 1);
+        for (id, vector) in rows.iter() {
+            if !allow(*id) {
+                continue;
+            }
+            let s = similarity(query, vector);
+            if best.len() < k || best.last().is_some_and(|(_, worst)| s > *worst) {
+                let at = best.partition_point(|(_, b)| *b >= s);
+                best.insert(at, (*id, s));
+                best.truncate(k);
+            }
+        }
+        best
+    }
+
+    fn len(&self) -> usize {
+        self.rows
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embedding::normalize;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    pub(crate) fn random_unit(rng: &mut StdRng, dim: usize) -> Vec<f32> {
+        let mut v: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+        normalize(&mut v);
+        v
+    }
+
+    #[test]
+    fn the_distance_is_clamped_at_zero_for_identical_vectors() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let v = random_unit(&mut rng, 384);
+        assert!((0.0..1e-5).contains(&distance(&v, &v)));
+        let mut w = v.clone();
+        w.iter_mut().for_each(|x| *x *= 1.000_001);
+        assert_eq!(
+            distance(&v, &w),
+            0.0,
+            "a dot product over 1 must not go negative"
+        );
+        let opposite: Vec<f32> = v.iter().map(|x| -x).collect();
+        assert!((distance(&v, &opposite) - 2.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn the_exact_scan_ranks_by_similarity_and_honours_the_filter() {
+        let mut rng = StdRng::seed_from_u64(2);
+        let index = ExactIndex::default();
+        let vectors: Vec<_> = (0..50).map(|_| random_unit(&mut rng, 16)).collect();
+        for (i, v) in vectors.iter().enumerate() {
+            index.insert(i, v);
+        }
+        let hits = index.search(&vectors[7], 3, &|_| true);
+        assert_eq!(hits[0].0, 7);
+        assert!((hits[0].1 - 1.0).abs() < 1e-5);
+        assert!(hits[0].1 >= hits[1].1 && hits[1].1 >= hits[2].1);
+        let filtered = index.search(&vectors[7], 3, &|id| id != 7);
+        assert!(filtered.iter().all(|(id, _)| *id != 7));
+    }
+}

@@ -1,0 +1,281 @@
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::cache::Usage;
+use crate::embedding::normalize;
+
+fn fields(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => panic!("object"),
+    }
+}
+
+fn chat(system: &str, user: &str) -> Map<String, Value> {
+    fields(json!({"model": "m", "temperature": 0.2, "messages": [
+        {"role": "system", "content": system}, {"role": "user", "content": user}]}))
+}
+
+fn part(f: &Map<String, Value>) -> PartitionKey {
+    partition_of("tenant:a", "local:minilm", 384, f).unwrap().0
+}
+
+#[test]
+fn the_partition_ignores_only_the_last_user_text() {
+    let a = chat("Be brief.", "How do I reset my password?");
+    let b = chat("Be brief.", "how can I reset my password");
+    assert_eq!(part(&a), part(&b));
+    assert_eq!(
+        partition_of("tenant:a", "e", 3, &a).unwrap().1,
+        "How do I reset my password?"
+    );
+    let mut streamed = b.clone();
+    streamed.insert("stream".into(), json!(true));
+    assert_eq!(part(&a), part(&streamed));
+}
+
+#[test]
+fn anything_else_that_differs_changes_the_partition() {
+    let a = chat("Be brief.", "q");
+    assert_ne!(part(&a), part(&chat("Be verbose.", "q")));
+    let mut model = a.clone();
+    model.insert("model".into(), json!("other"));
+    assert_ne!(part(&a), part(&model));
+    let mut tools = a.clone();
+    tools.insert("tools".into(), json!([{"type": "function"}]));
+    assert_ne!(part(&a), part(&tools));
+    let mut temperature = a.clone();
+    temperature.insert("temperature".into(), json!(0.3));
+    assert_ne!(part(&a), part(&temperature));
+    assert_ne!(
+        part(&a),
+        partition_of("tenant:b", "local:minilm", 384, &a).unwrap().0
+    );
+    assert_ne!(
+        part(&a),
+        partition_of("tenant:a", "remote:x", 384, &a).unwrap().0
+    );
+    assert_ne!(
+        part(&a),
+        partition_of("tenant:a", "local:minilm", 768, &a).unwrap().0
+    );
+    let turn = fields(json!({"model": "m", "temperature": 0.2, "messages": [
+        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "earlier"},
+        {"role": "assistant", "content": "ok"}, {"role": "user", "content": "q"}]}));
+    assert_ne!(part(&a), part(&turn));
+}
+
+#[test]
+fn requests_without_a_plain_last_user_message_have_no_partition() {
+    let assistant_last =
+        fields(json!({"model": "m", "messages": [{"role": "assistant", "content": "x"}]}));
+    assert!(partition_of("s", "e", 3, &assistant_last).is_none());
+    let parts = fields(
+        json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}]}),
+    );
+    assert!(partition_of("s", "e", 3, &parts).is_none());
+    let blank = fields(json!({"model": "m", "messages": [{"role": "user", "content": "  "}]}));
+    assert!(partition_of("s", "e", 3, &blank).is_none());
+}
+
+fn unit(rng: &mut StdRng) -> Arc<[f32]> {
+    let mut v: Vec<f32> = (0..32).map(|_| rng.random_range(-1.0..1.0)).collect();
+    normalize(&mut v);
+    v.into()
+}
+
+/// A vector at a given similarity to `base` (in the plane of `base` and `other`).
+fn near(base: &[f32], other: &[f32], similarity: f32) -> Arc<[f32]> {
+    let dot: f32 = base.iter().zip(other).map(|(a, b)| a * b).sum();
+    let mut ortho: Vec<f32> = other.iter().zip(base).map(|(o, b)| o - dot * b).collect();
+    normalize(&mut ortho);
+    let s = (1.0 - similarity * similarity).sqrt();
+    let mut v: Vec<f32> = base
+        .iter()
+        .zip(&ortho)
+        .map(|(b, o)| similarity * b + s * o)
+        .collect();
+    normalize(&mut v);
+    v.into()
+}
+
+fn answer(ttl: Duration) -> Arc<CachedResponse> {
+    Arc::new(CachedResponse::new(
+        Bytes::from_static(b"{}"),
+        ttl,
+        Usage::default(),
+    ))
+}
+
+fn cache(config: SemanticConfig) -> SemanticCache {
+    SemanticCache::new(config, Arc::new(Metrics::new()))
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+#[test]
+fn a_close_enough_verified_candidate_is_a_hit() {
+    let mut rng = StdRng::seed_from_u64(1);
+    let l2 = cache(SemanticConfig::default());
+    let (p, v, w) = ([1; 32], unit(&mut rng), unit(&mut rng));
+    l2.insert(
+        p,
+        "How do I reset my password?".into(),
+        Arc::clone(&v),
+        answer(HOUR),
+    );
+    let q = near(&v, &w, 0.95);
+    assert!(matches!(
+        l2.lookup(&p, "how can I reset my password", &q, 0.9),
+        Lookup::Hit { .. }
+    ));
+    assert!(matches!(
+        l2.lookup(&p, "how can I reset my password", &q, 0.97),
+        Lookup::Miss { .. }
+    ));
+    assert!(matches!(
+        l2.lookup(&[2; 32], "how can I reset my password", &q, 0.9),
+        Lookup::Miss { best: None }
+    ));
+}
+
+#[test]
+fn a_candidate_failing_a_guard_is_rejected() {
+    let mut rng = StdRng::seed_from_u64(2);
+    let l2 = cache(SemanticConfig::default());
+    let (p, v) = ([1; 32], unit(&mut rng));
+    l2.insert(
+        p,
+        "Can I bake a cake with 3 eggs?".into(),
+        Arc::clone(&v),
+        answer(HOUR),
+    );
+    match l2.lookup(&p, "Can I bake a cake with 4 eggs?", &v, 0.9) {
+        Lookup::Rejected { why, .. } => assert_eq!(why, Rejection::Numbers),
+        _ => panic!("must be rejected"),
+    }
+}
+
+#[test]
+fn expired_entries_are_never_returned_and_are_swept() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let l2 = cache(SemanticConfig::default());
+    let (p, v) = ([1; 32], unit(&mut rng));
+    l2.insert(p, "q".into(), Arc::clone(&v), answer(Duration::ZERO));
+    assert!(matches!(
+        l2.lookup(&p, "q", &v, 0.5),
+        Lookup::Miss { best: None }
+    ));
+    l2.sweep();
+    assert_eq!(l2.len(), 0);
+}
+
+#[test]
+fn the_entry_count_is_bounded_oldest_out_first() {
+    let mut rng = StdRng::seed_from_u64(4);
+    let l2 = cache(SemanticConfig {
+        max_entries: 10,
+        ..SemanticConfig::default()
+    });
+    let vectors: Vec<_> = (0..25).map(|_| unit(&mut rng)).collect();
+    for (i, v) in vectors.iter().enumerate() {
+        l2.insert([1; 32], format!("q{i}"), Arc::clone(v), answer(HOUR));
+    }
+    assert_eq!(l2.len(), 10);
+    assert!(matches!(
+        l2.lookup(&[1; 32], "q0", &vectors[0], 0.999),
+        Lookup::Miss { .. }
+    ));
+    assert!(matches!(
+        l2.lookup(&[1; 32], "q24", &vectors[24], 0.999),
+        Lookup::Hit { .. }
+    ));
+}
+
+#[test]
+fn memory_is_bounded_too() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let l2 = cache(SemanticConfig {
+        max_bytes: 20_000,
+        ..SemanticConfig::default()
+    });
+    let mut last = unit(&mut rng);
+    for i in 0..200 {
+        last = unit(&mut rng);
+        l2.insert(
+            [1; 32],
+            format!("question {i}"),
+            Arc::clone(&last),
+            answer(HOUR),
+        );
+    }
+    assert!(l2.read().bytes <= 20_000);
+    assert!(l2.len() < 200);
+    // Evictions leave tombstones; a background rebuild clears them.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while l2.rebuilding() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rebuild never finished"
+        );
+        std::thread::yield_now();
+    }
+    assert!(matches!(
+        l2.lookup(&[1; 32], "question 199", &last, 0.99),
+        Lookup::Hit { .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_growing_partition_moves_to_hnsw_and_keeps_answering_during_rebuilds() {
+    let mut rng = StdRng::seed_from_u64(6);
+    let l2 = Arc::new(cache(SemanticConfig {
+        exact_scan_max: 100,
+        max_entries: 400,
+        ..SemanticConfig::default()
+    }));
+    let vectors: Vec<_> = (0..1_000).map(|_| unit(&mut rng)).collect();
+    let searcher = {
+        let (l2, probe) = (Arc::clone(&l2), Arc::clone(&vectors[999]));
+        tokio::task::spawn_blocking(move || {
+            let mut answered = 0;
+            for _ in 0..2_000 {
+                if !matches!(
+                    l2.lookup(&[1; 32], "x", &probe, 0.0),
+                    Lookup::Miss { best: None }
+                ) {
+                    answered += 1;
+                }
+            }
+            answered
+        })
+    };
+    for (i, v) in vectors.iter().enumerate() {
+        l2.insert([1; 32], format!("q{i}"), Arc::clone(v), answer(HOUR));
+    }
+    let answered = searcher.await.unwrap();
+    assert!(answered > 0);
+    // Wait for the last background rebuild to land, then every recent entry is found.
+    let settled = tokio::time::timeout(Duration::from_secs(10), async {
+        while l2.rebuilding() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(settled.is_ok());
+    assert_eq!(l2.len(), 400);
+    let found = (600..1_000)
+        .filter(|i| {
+            matches!(
+                l2.lookup(&[1; 32], &format!("q{i}"), &vectors[*i], 0.99),
+                Lookup::Hit { .. }
+            )
+        })
+        .count();
+    assert!(found >= 390, "found {found}/400 after rebuilds");
+}
