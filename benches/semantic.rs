@@ -1,0 +1,285 @@
+//! L2 semantic cache, in one run on one machine:
+//! 1. local embedding latency (batch 1, p50/p99) and batched throughput;
+//! 2. index: HNSW vs exact scan at several sizes — search p50/p99, recall@1 of
+//!    HNSW against the exact answer, insert rate, memory per entry — on real
+//!    QQP embeddings when `l2-eval` has cached them (else random unit vectors);
+//! 3. L2 hits end to end through the gateway vs a 1 s upstream (the ratio).
+//!
+//! `cargo bench --bench semantic` (needs the model: `bash scripts/fetch-model.sh`).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use g_aigateway::config::{Config, EmbedderKind, UpstreamConfig};
+use g_aigateway::embedding::{LocalModel, normalize};
+use g_aigateway::index::{ExactIndex, HnswIndex, VectorIndex};
+use g_aigateway::mock::{MockOptions, MockUpstream};
+use hdrhistogram::Histogram;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio_util::sync::CancellationToken;
+
+const VERBS: &[&str] = &[
+    "reset", "change", "delete", "update", "recover", "verify", "export", "share",
+];
+const NOUNS: &[&str] = &[
+    "password",
+    "email address",
+    "account",
+    "profile picture",
+    "subscription",
+    "phone number",
+    "billing details",
+    "username",
+];
+
+fn model_dir() -> PathBuf {
+    let dir = PathBuf::from("models/all-MiniLM-L6-v2");
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "run `bash scripts/fetch-model.sh` first"
+    );
+    dir
+}
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn us(h: &Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64
+}
+
+fn embedding_phase(model: &LocalModel, full: bool) {
+    let texts: Vec<String> = (0..if full { 200 } else { 8 })
+        .map(|i| {
+            format!(
+                "How do I {} my {} on device number {i}?",
+                VERBS[i % 8],
+                NOUNS[(i / 8) % 8]
+            )
+        })
+        .collect();
+    let mut h = histogram();
+    for t in &texts {
+        let started = Instant::now();
+        let _ = model.embed(std::slice::from_ref(t));
+        let _ = h.record(started.elapsed().as_micros() as u64);
+    }
+    let batch: Vec<String> = (0..if full { 512 } else { 32 })
+        .map(|i| format!("question number {i} about {}", NOUNS[i % 8]))
+        .collect();
+    let started = Instant::now();
+    for chunk in batch.chunks(32) {
+        let _ = model.embed(chunk);
+    }
+    let rate = batch.len() as f64 / started.elapsed().as_secs_f64();
+    println!("## local embedding (all-MiniLM-L6-v2, candle, CPU)\n");
+    println!("| batch 1 p50 ms | batch 1 p99 ms | batched (32) texts/s |");
+    println!("|---|---|---|");
+    println!("| {:.2} | {:.2} | {rate:.0} |\n", ms(&h, 0.5), ms(&h, 0.99));
+}
+
+/// Real QQP vectors from the `l2-eval` cache, else random unit vectors.
+fn vectors(n: usize) -> (Vec<Vec<f32>>, &'static str) {
+    let mut real = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("target/l2-eval") {
+        for entry in dir.flatten() {
+            if let Ok(bytes) = std::fs::read(entry.path()) {
+                real.extend(bytes.chunks_exact(384 * 4).map(|row| {
+                    row.chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect::<Vec<f32>>()
+                }));
+            }
+        }
+    }
+    if real.len() >= n {
+        real.truncate(n);
+        return (real, "QQP embeddings");
+    }
+    let mut rng = StdRng::seed_from_u64(7);
+    let random = (0..n)
+        .map(|_| {
+            let mut v: Vec<f32> = (0..384).map(|_| rng.random_range(-1.0..1.0)).collect();
+            normalize(&mut v);
+            v
+        })
+        .collect();
+    (random, "random unit vectors")
+}
+
+fn index_phase(full: bool) {
+    let sizes: &[usize] = if full {
+        &[100, 1_000, 2_000, 5_000, 10_000, 100_000]
+    } else {
+        &[100, 1_000]
+    };
+    let (all, source) = vectors(*sizes.iter().max().unwrap_or(&1000) + 200);
+    println!("## index search ({source}, 384 dims; queries: 200 held-out vectors)\n");
+    println!(
+        "| entries | exact p50 µs | exact p99 µs | HNSW p50 µs | HNSW p99 µs | HNSW recall@1 | HNSW inserts/s | HNSW memory per entry |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let queries = &all[all.len() - 200..];
+    for &n in sizes {
+        let data = &all[..n];
+        let exact = ExactIndex::default();
+        for (i, v) in data.iter().enumerate() {
+            exact.insert(i, v);
+        }
+        let before = rss_bytes();
+        let started = Instant::now();
+        let hnsw = HnswIndex::with_capacity(n);
+        for (i, v) in data.iter().enumerate() {
+            hnsw.insert(i, v);
+        }
+        let insert_rate = n as f64 / started.elapsed().as_secs_f64();
+        let per_entry = rss_bytes().saturating_sub(before) as f64 / n as f64;
+        let (mut he, mut hh, mut agree) = (histogram(), histogram(), 0);
+        for q in queries {
+            let t = Instant::now();
+            let e = exact.search(q, 1, &|_| true);
+            let _ = he.record(t.elapsed().as_micros().max(1) as u64);
+            let t = Instant::now();
+            let h = hnsw.search(q, 1, &|_| true);
+            let _ = hh.record(t.elapsed().as_micros().max(1) as u64);
+            if e.first().map(|x| x.0) == h.first().map(|x| x.0) {
+                agree += 1;
+            }
+        }
+        println!(
+            "| {n} | {:.0} | {:.0} | {:.0} | {:.0} | {:.3} | {insert_rate:.0} | {:.0} B |",
+            us(&he, 0.5),
+            us(&he, 0.99),
+            us(&hh, 0.5),
+            us(&hh, 0.99),
+            agree as f64 / queries.len() as f64,
+            per_entry
+        );
+    }
+    println!();
+}
+
+async fn start_gateway(upstream: &MockUpstream) -> SocketAddr {
+    let mut config = Config {
+        upstreams: vec![UpstreamConfig {
+            name: "mock".into(),
+            base_url: upstream.base_url(),
+            api_keys: vec![],
+        }],
+        ..Config::default()
+    };
+    config.embedding.kind = EmbedderKind::Local;
+    config.embedding.model_dir = model_dir();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(g_aigateway::run(listener, config, CancellationToken::new()));
+    addr
+}
+
+fn ask(text: &str) -> String {
+    serde_json::json!({"model": "mock-model", "messages": [{"role": "user", "content": text}]})
+        .to_string()
+}
+
+async fn timed(client: &reqwest::Client, gateway: SocketAddr, text: &str) -> (Duration, String) {
+    let started = Instant::now();
+    let response = client
+        .post(format!("http://{gateway}/v1/chat/completions"))
+        .body(ask(text))
+        .send()
+        .await
+        .expect("gateway answers");
+    let label = response
+        .headers()
+        .get("x-gateway-cache")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let _ = response.bytes().await;
+    (started.elapsed(), label)
+}
+
+fn end_to_end_phase(full: bool) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let pairs: Vec<(String, String)> = VERBS
+        .iter()
+        .flat_map(|v| {
+            NOUNS.iter().map(move |n| {
+                (
+                    format!("How do I {v} my {n}?"),
+                    format!("how can I {v} my {n}"),
+                )
+            })
+        })
+        .take(if full { 64 } else { 4 })
+        .collect();
+    let (misses, hits, labels) = runtime.block_on(async {
+        let options = MockOptions {
+            latency: Duration::from_secs(1),
+            ..MockOptions::default()
+        };
+        let mock = MockUpstream::start(options).await.expect("mock");
+        let gateway = start_gateway(&mock).await;
+        let client = reqwest::Client::new();
+        let primes = pairs.iter().map(|(a, _)| timed(&client, gateway, a));
+        let misses: Vec<_> = futures_util::future::join_all(primes).await;
+        let mut hits = histogram();
+        let mut labels = Vec::new();
+        for (_, b) in &pairs {
+            let (elapsed, label) = timed(&client, gateway, b).await;
+            if label == "hit-l2" {
+                let _ = hits.record(elapsed.as_micros() as u64);
+            }
+            labels.push(label);
+        }
+        let mut miss_h = histogram();
+        for (elapsed, _) in &misses {
+            let _ = miss_h.record(elapsed.as_micros() as u64);
+        }
+        std::mem::forget(mock);
+        (miss_h, hits, labels)
+    });
+    let hit_count = labels.iter().filter(|l| *l == "hit-l2").count();
+    println!("## L2 hit end to end (local model, upstream latency 1 s)\n");
+    println!("| path | p50 ms | p99 ms |");
+    println!("|---|---|---|");
+    println!(
+        "| miss: through the 1 s upstream | {:.1} | {:.1} |",
+        ms(&misses, 0.5),
+        ms(&misses, 0.99)
+    );
+    println!(
+        "| L2 hit (fresh embedding + search + verify) | {:.2} | {:.2} |",
+        ms(&hits, 0.5),
+        ms(&hits, 0.99)
+    );
+    println!(
+        "| **ratio L2 hit / upstream (p50)** | **{:.4}** | |\n\n{hit_count}/{} paraphrases were L2 hits.",
+        ms(&hits, 0.5) / ms(&misses, 0.5).max(1e-9),
+        pairs.len()
+    );
+}
+
+fn main() {
+    let full = is_full_run();
+    let model = Arc::new(LocalModel::load(&model_dir()).expect("model loads"));
+    embedding_phase(&model, full);
+    index_phase(full);
+    end_to_end_phase(full);
+}
