@@ -10,77 +10,23 @@ mod common;
 
 use std::net::SocketAddr;
 
-use axum::Router;
-use axum::routing::post;
-use bytes::Bytes;
 use common::*;
-use g_aigateway::config::{Config, UpstreamConfig};
 use g_aigateway::mock::{MockOptions, MockUpstream};
-use tokio_util::sync::CancellationToken;
 
 const RATE: f64 = 1000.0;
 const CONCURRENCY: usize = 32;
 
-fn body() -> String {
-    serde_json::json!({
-        "model": "mock-model",
-        "messages": [
-            {"role": "system", "content": "You are a helpful assistant."},
-            {"role": "user", "content": "How do I reset my password?"},
-        ],
-        "temperature": 0.2,
-    })
-    .to_string()
-}
-
 async fn start_gateway(upstream: &MockUpstream) -> SocketAddr {
-    let config = Config {
-        upstreams: vec![UpstreamConfig {
-            name: "mock".into(),
-            base_url: upstream.base_url(),
-            api_keys: vec![],
-        }],
-        ..Config::default()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(g_aigateway::run(listener, config, CancellationToken::new()));
-    addr
-}
-
-async fn start_bare(bytes: Bytes) -> SocketAddr {
-    let app = Router::new().route(
-        "/v1/chat/completions",
-        post(move || {
-            let bytes = bytes.clone();
-            async move { ([("content-type", "application/json")], bytes) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    addr
+    let mut config = config_for(upstream.base_url());
+    // Measure the L1 hit path alone.
+    config.embedding.kind = g_aigateway::config::EmbedderKind::Off;
+    spawn_gateway(config).await
 }
 
 fn main() {
-    let servers = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("server runtime");
-    let client_rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("client runtime");
+    let (servers, client_rt) = runtimes();
     let duration = phase_duration();
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()
-        .expect("client");
+    let client = client();
 
     let (mock, gateway, bare) = servers.block_on(async {
         let mock = MockUpstream::start(MockOptions::default())
@@ -90,7 +36,7 @@ fn main() {
         // Prime the cache; the bare server returns exactly the cached bytes.
         let first = reqwest::Client::new()
             .post(format!("http://{gateway}/v1/chat/completions"))
-            .body(body())
+            .body(sample_body())
             .send()
             .await
             .expect("prime");
@@ -98,8 +44,8 @@ fn main() {
         let bare = start_bare(bytes).await;
         (mock, gateway, bare)
     });
-    let via = Target::post(&client, gateway, "/v1/chat/completions", body());
-    let direct = Target::post(&client, bare, "/v1/chat/completions", body());
+    let via = Target::post(&client, gateway, "/v1/chat/completions", sample_body());
+    let direct = Target::post(&client, bare, "/v1/chat/completions", sample_body());
 
     let bare_rps = client_rt.block_on(max_rate(&direct, CONCURRENCY, duration));
     let hit_rps = client_rt.block_on(max_rate(&via, CONCURRENCY, duration));

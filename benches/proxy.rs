@@ -10,78 +10,25 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::post;
-use bytes::Bytes;
 use common::*;
-use g_aigateway::config::{Config, UpstreamConfig};
 use g_aigateway::mock::{MockOptions, MockUpstream};
-use tokio_util::sync::CancellationToken;
 
 const RATE: f64 = 400.0;
 const CONCURRENCY: usize = 32;
 
-fn body() -> String {
-    serde_json::json!({
-        "model": "mock-model",
-        "messages": [
-            {"role": "system", "content": "You are a helpful assistant."},
-            {"role": "user", "content": "How do I reset my password?"},
-        ],
-        "temperature": 0.2,
-    })
-    .to_string()
-}
-
 async fn start_gateway(upstream: &MockUpstream) -> SocketAddr {
-    let config = Config {
-        upstreams: vec![UpstreamConfig {
-            name: "mock".into(),
-            base_url: upstream.base_url(),
-            api_keys: vec![g_aigateway::config::Secret::new("sk-bench")],
-        }],
-        ..Config::default()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(g_aigateway::run(listener, config, CancellationToken::new()));
-    addr
-}
-
-/// A bare axum server answering every POST with `bytes`: the HTTP stack's ceiling.
-async fn start_bare(bytes: Bytes) -> SocketAddr {
-    let app = Router::new().route(
-        "/v1/chat/completions",
-        post(move || {
-            let bytes = bytes.clone();
-            async move { ([("content-type", "application/json")], bytes) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    addr
+    let mut config = config_for(upstream.base_url());
+    config.upstreams[0].api_keys = vec![g_aigateway::config::Secret::new("sk-bench")];
+    // The miss path: every request goes upstream.
+    config.cache.enabled = false;
+    config.embedding.kind = g_aigateway::config::EmbedderKind::Off;
+    spawn_gateway(config).await
 }
 
 fn main() {
-    let servers = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("server runtime");
-    let client_rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("client runtime");
+    let (servers, client_rt) = runtimes();
     let duration = phase_duration();
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()
-        .expect("client");
+    let client = client();
 
     println!(
         "## proxy overhead (miss path), {:.1} s per phase\n",
@@ -99,8 +46,8 @@ fn main() {
             let gateway = start_gateway(&mock).await;
             (mock, gateway)
         });
-        let direct = Target::post(&client, mock.addr, "/v1/chat/completions", body());
-        let via = Target::post(&client, gateway, "/v1/chat/completions", body());
+        let direct = Target::post(&client, mock.addr, "/v1/chat/completions", sample_body());
+        let via = Target::post(&client, gateway, "/v1/chat/completions", sample_body());
         let hists = client_rt.block_on(interleaved_latency(&[direct, via], RATE, duration));
         let (d, g) = (&hists[0], &hists[1]);
         println!(
@@ -127,7 +74,7 @@ fn main() {
         let gateway = start_gateway(&mock).await;
         let sample = reqwest::Client::new()
             .post(format!("{}/chat/completions", mock.base_url()))
-            .body(body())
+            .body(sample_body())
             .send()
             .await
             .expect("sample")
@@ -138,12 +85,12 @@ fn main() {
         (gateway, start_bare(sample).await)
     });
     let bare_rps = client_rt.block_on(max_rate(
-        &Target::post(&client, bare, "/v1/chat/completions", body()),
+        &Target::post(&client, bare, "/v1/chat/completions", sample_body()),
         CONCURRENCY,
         duration,
     ));
     let gw_rps = client_rt.block_on(max_rate(
-        &Target::post(&client, gateway, "/v1/chat/completions", body()),
+        &Target::post(&client, gateway, "/v1/chat/completions", sample_body()),
         CONCURRENCY,
         duration,
     ));

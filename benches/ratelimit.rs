@@ -20,14 +20,12 @@ use std::sync::Arc;
 use common::*;
 use g_aigateway::auth::Tenant;
 use g_aigateway::config::{
-    Config, RateLimitConfig, RedisConfig, Secret, TenantCache, TenantConfig, TenantLimits,
-    UpstreamConfig,
+    RateLimitConfig, RedisConfig, Secret, TenantCache, TenantConfig, TenantLimits,
 };
 use g_aigateway::metrics::Metrics;
 use g_aigateway::mock::{MockOptions, MockUpstream};
 use g_aigateway::ratelimit::{Decision, RateLimiter};
 use g_aigateway::shared::Shared;
-use tokio_util::sync::CancellationToken;
 
 const RATE: f64 = 400.0;
 const CONCURRENCY: usize = 32;
@@ -108,43 +106,24 @@ fn redis_benchmark_evalsha(port: u16, requests: u64) -> f64 {
 }
 
 async fn start_gateway(mock: &MockUpstream, port: u16, limits: TenantLimits) -> SocketAddr {
-    let mut config = Config {
-        upstreams: vec![UpstreamConfig {
-            name: "mock".into(),
-            base_url: mock.base_url(),
-            api_keys: vec![],
-        }],
-        tenants: vec![TenantConfig {
-            name: "bench".into(),
-            api_keys: vec![Secret::new("gw-bench")],
-            limits,
-            cache: TenantCache {
-                enabled: false,
-                ..TenantCache::default()
-            },
-        }],
-        ..Config::default()
-    };
+    let mut config = config_for(mock.base_url());
+    config.tenants = vec![TenantConfig {
+        name: "bench".into(),
+        api_keys: vec![Secret::new("gw-bench")],
+        limits,
+        cache: TenantCache {
+            enabled: false,
+            ..TenantCache::default()
+        },
+    }];
+    config.embedding.kind = g_aigateway::config::EmbedderKind::Off;
     config.redis.url = Some(Secret::new(format!("redis://127.0.0.1:{port}/")));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(g_aigateway::run(listener, config, CancellationToken::new()));
-    addr
+    spawn_gateway(config).await
 }
 
 fn main() {
     let (mut redis, port) = start_redis();
-    let servers = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("server runtime");
-    let client_rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("client runtime");
+    let (servers, client_rt) = runtimes();
     let duration = phase_duration();
 
     // 1. Decisions per second through Redis, the limiter called directly.
@@ -175,10 +154,7 @@ fn main() {
     let baseline = redis_benchmark_evalsha(port, baseline_n);
 
     // 2 + 3. Through the gateway: round trips and added latency.
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()
-        .expect("client");
+    let client = client();
     let (limited, open, requests_only) = servers.block_on(async {
         let mock = MockUpstream::start(MockOptions::default())
             .await

@@ -15,14 +15,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use g_aigateway::config::{Config, EmbedderKind, UpstreamConfig};
+use g_aigateway::config::EmbedderKind;
 use g_aigateway::embedding::{LocalModel, normalize};
 use g_aigateway::index::{ExactIndex, HnswIndex, VectorIndex};
 use g_aigateway::mock::{MockOptions, MockUpstream};
 use hdrhistogram::Histogram;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio_util::sync::CancellationToken;
 
 const VERBS: &[&str] = &[
     "reset", "change", "delete", "update", "recover", "verify", "export", "share",
@@ -170,22 +169,10 @@ fn index_phase(full: bool) {
 }
 
 async fn start_gateway(upstream: &MockUpstream) -> SocketAddr {
-    let mut config = Config {
-        upstreams: vec![UpstreamConfig {
-            name: "mock".into(),
-            base_url: upstream.base_url(),
-            api_keys: vec![],
-        }],
-        ..Config::default()
-    };
+    let mut config = config_for(upstream.base_url());
     config.embedding.kind = EmbedderKind::Local;
     config.embedding.model_dir = model_dir();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(g_aigateway::run(listener, config, CancellationToken::new()));
-    addr
+    spawn_gateway(config).await
 }
 
 fn ask(text: &str) -> String {

@@ -29,48 +29,43 @@ use crate::server::Gateway;
 use crate::upstream::{UpstreamRequest, upstream_request_headers};
 use cached::Call;
 
+/// A cacheable POST route and what sets it apart.
+struct Route {
+    /// Endpoint name in the cache key.
+    endpoint: &'static str,
+    /// Path below the upstream base URL.
+    path: &'static str,
+    /// A body field the route cannot do without.
+    required: &'static str,
+    /// Honours `"stream": true`.
+    streams: bool,
+    /// The L2 semantic cache applies.
+    semantic: bool,
+}
+
+const CHAT: Route = Route {
+    endpoint: "chat/completions",
+    path: "/chat/completions",
+    required: "messages",
+    streams: true,
+    semantic: true,
+};
+
+const EMBEDDINGS: Route = Route {
+    endpoint: "embeddings",
+    path: "/embeddings",
+    required: "input",
+    streams: false,
+    semantic: false,
+};
+
 /// `POST /v1/chat/completions`, JSON or SSE.
 pub async fn chat_completions(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut info = RequestInfo::cacheable();
-    let result = chat(&gw, &headers, body, &mut info).await;
-    respond(info, result)
-}
-
-async fn chat(
-    gw: &Gateway,
-    headers: &HeaderMap,
-    body: Body,
-    info: &mut RequestInfo,
-) -> Result<Response, GatewayError> {
-    let tenant = gw.auth.authenticate(headers)?;
-    info.tenant = Some(tenant.name.clone());
-    let body = read_body(body, headers, gw.config.server.max_body_bytes).await?;
-    let request = ApiRequest::parse(&body, Some("messages"))?;
-    info.model = Some(request.model.clone());
-    info.stream = request.stream;
-    let policy = CachePolicy::decide(
-        headers,
-        &tenant,
-        &gw.config.cache,
-        gw.config.semantic.threshold,
-    )?;
-    let admission = admit(gw, &tenant, &request, info).await?;
-    let upstream = gw.upstreams.route(Some(&request.model));
-    let call = Call {
-        endpoint: "chat/completions",
-        path: "/chat/completions",
-        headers,
-        body,
-        stream: request.stream,
-        semantic: true,
-        request: &request,
-        admission: &admission,
-    };
-    cached::serve(gw, &policy, upstream, call, info).await
+    handle(&gw, &CHAT, &headers, body).await
 }
 
 /// `POST /v1/embeddings` (cached like chat, never streamed).
@@ -79,37 +74,47 @@ pub async fn embeddings(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    handle(&gw, &EMBEDDINGS, &headers, body).await
+}
+
+async fn handle(gw: &Gateway, route: &Route, headers: &HeaderMap, body: Body) -> Response {
     let mut info = RequestInfo::cacheable();
-    let result = embed(&gw, &headers, body, &mut info).await;
+    let result = pipeline(gw, route, headers, body, &mut info).await;
     respond(info, result)
 }
 
-async fn embed(
+/// The stages, in order (DESIGN.md §1).
+async fn pipeline(
     gw: &Gateway,
+    route: &Route,
     headers: &HeaderMap,
     body: Body,
     info: &mut RequestInfo,
 ) -> Result<Response, GatewayError> {
+    // Auth: gateway key → tenant.
     let tenant = gw.auth.authenticate(headers)?;
     info.tenant = Some(tenant.name.clone());
+    // Body limit and parse.
     let body = read_body(body, headers, gw.config.server.max_body_bytes).await?;
-    let request = ApiRequest::parse(&body, Some("input"))?;
+    let request = ApiRequest::parse(&body, Some(route.required))?;
+    let stream = route.streams && request.stream;
     info.model = Some(request.model.clone());
-    let policy = CachePolicy::decide(
-        headers,
-        &tenant,
-        &gw.config.cache,
-        gw.config.semantic.threshold,
-    )?;
+    info.stream = stream;
+    // Cache policy: controls, TTL, scope, semantic threshold.
+    let threshold = gw.config.semantic.threshold;
+    let policy = CachePolicy::decide(headers, &tenant, &gw.config.cache, threshold)?;
+    // Rate limit: one Redis round trip (or the local fallback).
     let admission = admit(gw, &tenant, &request, info).await?;
+    // Route the model to its upstream.
     let upstream = gw.upstreams.route(Some(&request.model));
+    // L1 → L2 → single-flight → forward → fill and settle.
     let call = Call {
-        endpoint: "embeddings",
-        path: "/embeddings",
+        endpoint: route.endpoint,
+        path: route.path,
         headers,
         body,
-        stream: false,
-        semantic: false,
+        stream,
+        semantic: route.semantic,
         request: &request,
         admission: &admission,
     };

@@ -173,3 +173,79 @@ where
 pub fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
+
+/// The servers' runtime (2 workers) and the load generator's (1 thread).
+pub fn runtimes() -> (tokio::runtime::Runtime, tokio::runtime::Runtime) {
+    let servers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("server runtime");
+    let client = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    (servers, client)
+}
+
+/// A pooled HTTP client for the load generator.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("client")
+}
+
+/// Runs a gateway with `config` on a free loopback port.
+pub async fn spawn_gateway(config: g_aigateway::Config) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(g_aigateway::run(listener, config, shutdown));
+    addr
+}
+
+/// A bare axum server answering every chat POST with `bytes`: the ceiling of
+/// the HTTP stack on this machine.
+pub async fn start_bare(bytes: bytes::Bytes) -> SocketAddr {
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move || {
+            let bytes = bytes.clone();
+            async move { ([("content-type", "application/json")], bytes) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// A config whose only upstream is `base_url`.
+pub fn config_for(base_url: String) -> g_aigateway::Config {
+    g_aigateway::Config {
+        upstreams: vec![g_aigateway::config::UpstreamConfig {
+            name: "mock".into(),
+            base_url,
+            api_keys: vec![],
+        }],
+        ..g_aigateway::Config::default()
+    }
+}
+
+/// The chat request the proxy and cache benchmarks send.
+pub fn sample_body() -> String {
+    serde_json::json!({
+        "model": "mock-model",
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "How do I reset my password?"},
+        ],
+        "temperature": 0.2,
+    })
+    .to_string()
+}

@@ -6,6 +6,15 @@
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
+/// Top-level fields a chunk and its completion share.
+const HEAD_FIELDS: [&str; 5] = [
+    "id",
+    "created",
+    "model",
+    "system_fingerprint",
+    "service_tier",
+];
+
 /// Assembles a captured stream into a `chat.completion`. `None` unless the
 /// stream ended cleanly with `data: [DONE]` and every event parsed.
 pub fn assemble(stream: &[u8]) -> Option<Value> {
@@ -30,13 +39,7 @@ pub fn assemble(stream: &[u8]) -> Option<Value> {
         if chunk.get("error").is_some() {
             return None;
         }
-        for field in [
-            "id",
-            "created",
-            "model",
-            "system_fingerprint",
-            "service_tier",
-        ] {
+        for field in HEAD_FIELDS {
             if let Some(v) = chunk.get(field).filter(|v| !v.is_null()) {
                 head.insert(field.to_string(), v.clone());
             }
@@ -149,13 +152,7 @@ impl Choice {
 /// a final usage chunk (empty `choices`) as OpenAI sends it.
 pub fn synthesize(completion: &Value, include_usage: bool) -> Bytes {
     let mut head = Map::new();
-    for field in [
-        "id",
-        "created",
-        "model",
-        "system_fingerprint",
-        "service_tier",
-    ] {
+    for field in HEAD_FIELDS {
         if let Some(v) = completion.get(field) {
             head.insert(field.into(), v.clone());
         }

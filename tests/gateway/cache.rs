@@ -239,19 +239,6 @@ async fn a_cut_stream_is_never_cached() {
     assert_eq!(mock.requests(), 2);
 }
 
-fn content_of_sse(text: &str) -> String {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .filter(|d| *d != "[DONE]")
-        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-        .filter_map(|v| {
-            v["choices"][0]["delta"]["content"]
-                .as_str()
-                .map(str::to_string)
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_json_capture_serves_sse_and_a_stream_capture_serves_json() {
     let mock = mock().await;

@@ -91,17 +91,7 @@ async fn sse_chunks_reach_the_client_before_the_upstream_finishes() {
     mock.release_streams(1);
     let rest = read_all(&mut response).await.unwrap();
     assert!(rest.trim_end().ends_with("data: [DONE]"), "{rest}");
-    let content: String = rest
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .filter(|d| *d != "[DONE]")
-        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-        .filter_map(|v| {
-            v["choices"][0]["delta"]["content"]
-                .as_str()
-                .map(str::to_string)
-        })
-        .collect();
+    let content = content_of_sse(&rest);
     assert_eq!(content, "Mock answer to: stream me");
 }
 

@@ -137,3 +137,17 @@ pub async fn error_code(response: reqwest::Response) -> String {
 }
 
 pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The assistant text carried by an SSE body.
+pub fn content_of_sse(text: &str) -> String {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect()
+}
