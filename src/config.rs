@@ -392,7 +392,8 @@ impl Default for SemanticConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            threshold: 0.9,
+            // Chosen on QQP (README, "Semantic quality"): precision first.
+            threshold: 0.95,
             verify: true,
             max_entries: 100_000,
             max_bytes: 512 * 1024 * 1024,

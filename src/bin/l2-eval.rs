@@ -8,7 +8,8 @@
 //! identical text) and the pair is labelled a duplicate; every other hit is a
 //! false hit, i.e. a wrong cached answer.
 //!
-//! `cargo run --release --bin l2-eval -- ../shared/data/qqp_dev.jsonl`
+//! `cargo run --release --bin l2-eval -- ../shared/data/qqp_dev.jsonl` (add
+//! `--ablation` for each guard alone)
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,6 +36,12 @@ struct Cli {
     limit: Option<usize>,
     #[arg(long, default_value_t = 64)]
     batch: usize,
+    /// Also evaluate each guard alone (four more index builds).
+    #[arg(long)]
+    ablation: bool,
+    /// Only the pairwise table (no index builds).
+    #[arg(long)]
+    pairwise_only: bool,
 }
 
 struct Pair {
@@ -169,50 +176,18 @@ fn main() -> anyhow::Result<()> {
     let b_vectors = embed_cached(&model, &b_texts, cli.batch)?;
     let embed_secs = started.elapsed().as_secs_f64();
 
+    pairwise(&pairs, &a_vectors, &b_vectors);
+    if cli.pairwise_only {
+        return Ok(());
+    }
     let config = SemanticConfig {
         max_entries: usize::MAX,
         max_bytes: usize::MAX,
         ..SemanticConfig::default()
     };
     let none = Guards::none();
-    let modes = [
+    let mut modes = vec![
         ("cosine", none),
-        (
-            "+ numbers",
-            Guards {
-                numbers: true,
-                ..none
-            },
-        ),
-        (
-            "+ negation",
-            Guards {
-                negation: true,
-                ..none
-            },
-        ),
-        (
-            "+ direction",
-            Guards {
-                direction: true,
-                ..none
-            },
-        ),
-        (
-            "+ entities",
-            Guards {
-                entities: true,
-                ..none
-            },
-        ),
-        (
-            "+ numbers, negation",
-            Guards {
-                numbers: true,
-                negation: true,
-                ..none
-            },
-        ),
         (
             "+ numbers, negation, direction",
             Guards {
@@ -222,6 +197,38 @@ fn main() -> anyhow::Result<()> {
         ),
         ("+ all guards", Guards::default()),
     ];
+    if cli.ablation {
+        modes.extend([
+            (
+                "+ numbers",
+                Guards {
+                    numbers: true,
+                    ..none
+                },
+            ),
+            (
+                "+ negation",
+                Guards {
+                    negation: true,
+                    ..none
+                },
+            ),
+            (
+                "+ direction",
+                Guards {
+                    direction: true,
+                    ..none
+                },
+            ),
+            (
+                "+ names",
+                Guards {
+                    entities: true,
+                    ..none
+                },
+            ),
+        ]);
+    }
     let metrics = Arc::new(Metrics::new());
     let hour = Duration::from_secs(3600);
     let mut results = Vec::new();
@@ -307,4 +314,93 @@ fn score(pairs: &[Pair], found: &[Option<(f32, usize)>], t: f32, positives: usiz
         f1,
         false_rate: (hits - right) as f64 / pairs.len() as f64,
     }
+}
+
+/// Each labelled pair judged alone — is `b` a hit for `a`? — as a duplicate
+/// detector: precision, recall and F1 over the labels, for plain cosine and
+/// with each guard set.
+fn pairwise(pairs: &[Pair], a: &[Arc<[f32]>], b: &[Arc<[f32]>]) {
+    let none = Guards::none();
+    let sets = [
+        ("cosine", none),
+        (
+            "+ numbers",
+            Guards {
+                numbers: true,
+                ..none
+            },
+        ),
+        (
+            "+ negation",
+            Guards {
+                negation: true,
+                ..none
+            },
+        ),
+        (
+            "+ direction",
+            Guards {
+                direction: true,
+                ..none
+            },
+        ),
+        (
+            "+ names",
+            Guards {
+                entities: true,
+                ..none
+            },
+        ),
+        (
+            "+ numbers, negation, direction",
+            Guards {
+                entities: false,
+                ..Guards::default()
+            },
+        ),
+        ("+ all guards", Guards::default()),
+    ];
+    let sims: Vec<f32> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| g_aigateway::index::similarity(x, y))
+        .collect();
+    let passes: Vec<Vec<bool>> = sets
+        .iter()
+        .map(|(_, g)| pairs.iter().map(|p| g.check(&p.b, &p.a).is_ok()).collect())
+        .collect();
+    let positives = pairs.iter().filter(|p| p.label).count();
+    println!(
+        "Pairwise: each pair alone, duplicate predicted when cosine >= threshold and the guards pass\n"
+    );
+    println!("| threshold | mode | predicted | precision | recall | F1 | false-positive rate |");
+    println!("|---|---|---|---|---|---|---|");
+    let negatives = pairs.len() - positives;
+    for t in [0.80f32, 0.85, 0.875, 0.90, 0.925, 0.95, 0.97] {
+        for ((name, _), pass) in sets.iter().zip(&passes) {
+            let (mut predicted, mut right) = (0usize, 0usize);
+            for (i, p) in pairs.iter().enumerate() {
+                if sims[i] >= t && pass[i] {
+                    predicted += 1;
+                    right += usize::from(p.label);
+                }
+            }
+            let precision = if predicted == 0 {
+                1.0
+            } else {
+                right as f64 / predicted as f64
+            };
+            let recall = right as f64 / positives.max(1) as f64;
+            let f1 = if precision + recall == 0.0 {
+                0.0
+            } else {
+                2.0 * precision * recall / (precision + recall)
+            };
+            let fpr = (predicted - right) as f64 / negatives.max(1) as f64;
+            println!(
+                "| {t:.3} | {name} | {predicted} | {precision:.3} | {recall:.3} | {f1:.3} | {fpr:.3} |"
+            );
+        }
+    }
+    println!();
 }
