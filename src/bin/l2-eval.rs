@@ -185,50 +185,11 @@ fn main() -> anyhow::Result<()> {
         max_bytes: usize::MAX,
         ..SemanticConfig::default()
     };
-    let none = Guards::none();
-    let mut modes = vec![
-        ("cosine", none),
-        (
-            "+ numbers, negation, direction",
-            Guards {
-                entities: false,
-                ..Guards::default()
-            },
-        ),
-        ("+ all guards", Guards::default()),
-    ];
-    if cli.ablation {
-        modes.extend([
-            (
-                "+ numbers",
-                Guards {
-                    numbers: true,
-                    ..none
-                },
-            ),
-            (
-                "+ negation",
-                Guards {
-                    negation: true,
-                    ..none
-                },
-            ),
-            (
-                "+ direction",
-                Guards {
-                    direction: true,
-                    ..none
-                },
-            ),
-            (
-                "+ names",
-                Guards {
-                    entities: true,
-                    ..none
-                },
-            ),
-        ]);
-    }
+    // Retrieval builds an index per mode: the three main ones unless --ablation.
+    let modes: Vec<_> = guard_sets()
+        .into_iter()
+        .filter(|(name, _)| cli.ablation || MAIN_MODES.contains(name))
+        .collect();
     let metrics = Arc::new(Metrics::new());
     let hour = Duration::from_secs(3600);
     let mut results = Vec::new();
@@ -320,46 +281,7 @@ fn score(pairs: &[Pair], found: &[Option<(f32, usize)>], t: f32, positives: usiz
 /// detector: precision, recall and F1 over the labels, for plain cosine and
 /// with each guard set.
 fn pairwise(pairs: &[Pair], a: &[Arc<[f32]>], b: &[Arc<[f32]>]) {
-    let none = Guards::none();
-    let sets = [
-        ("cosine", none),
-        (
-            "+ numbers",
-            Guards {
-                numbers: true,
-                ..none
-            },
-        ),
-        (
-            "+ negation",
-            Guards {
-                negation: true,
-                ..none
-            },
-        ),
-        (
-            "+ direction",
-            Guards {
-                direction: true,
-                ..none
-            },
-        ),
-        (
-            "+ names",
-            Guards {
-                entities: true,
-                ..none
-            },
-        ),
-        (
-            "+ numbers, negation, direction",
-            Guards {
-                entities: false,
-                ..Guards::default()
-            },
-        ),
-        ("+ all guards", Guards::default()),
-    ];
+    let sets = guard_sets();
     let sims: Vec<f32> = a
         .iter()
         .zip(b)
@@ -403,4 +325,32 @@ fn pairwise(pairs: &[Pair], a: &[Arc<[f32]>], b: &[Arc<[f32]>]) {
         }
     }
     println!();
+}
+
+/// The modes evaluated without --ablation.
+const MAIN_MODES: [&str; 3] = ["cosine", "+ numbers, negation, direction", "+ all guards"];
+
+/// Plain cosine, each guard alone, the three cheap guards, and all of them.
+fn guard_sets() -> Vec<(&'static str, Guards)> {
+    let none = Guards::none();
+    let only = |set: fn(&mut Guards)| {
+        let mut g = none;
+        set(&mut g);
+        g
+    };
+    vec![
+        ("cosine", none),
+        ("+ numbers", only(|g| g.numbers = true)),
+        ("+ negation", only(|g| g.negation = true)),
+        ("+ direction", only(|g| g.direction = true)),
+        ("+ names", only(|g| g.entities = true)),
+        (
+            "+ numbers, negation, direction",
+            Guards {
+                entities: false,
+                ..Guards::default()
+            },
+        ),
+        ("+ all guards", Guards::default()),
+    ]
 }
