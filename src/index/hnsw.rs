@@ -60,14 +60,29 @@ impl VectorIndex for HnswIndex {
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Searches the graph without hnsw_rs's filter and drops refused ids
+    /// afterwards. hnsw_rs's filtered search never takes its early exit and
+    /// walks most of the graph (measured: 4 ms instead of well under 1 ms at
+    /// 100k vectors); tombstones stay under ~20 % of a graph (a rebuild clears
+    /// them), so asking for a few more than `k` is nearly always enough, and
+    /// the request widens until `k` pass or the graph is exhausted.
     fn search(&self, query: &[f32], k: usize, allow: &dyn Fn(usize) -> bool) -> Vec<(usize, f32)> {
-        let filter = |id: &usize| allow(*id);
-        let ef = self.ef_search.max(k);
-        self.graph
-            .search_filter(query, k, ef, Some(&filter))
-            .into_iter()
-            .map(|n| (n.d_id, 1.0 - n.distance))
-            .collect()
+        let total = self.len();
+        let mut want = k.saturating_mul(2).max(k + 2);
+        loop {
+            let found = self.graph.search(query, want, self.ef_search.max(want));
+            let returned = found.len();
+            let hits: Vec<(usize, f32)> = found
+                .into_iter()
+                .filter(|n| allow(n.d_id))
+                .take(k)
+                .map(|n| (n.d_id, 1.0 - n.distance))
+                .collect();
+            if hits.len() >= k || returned < want || want >= total {
+                return hits;
+            }
+            want = want.saturating_mul(4).min(total);
+        }
     }
 
     fn len(&self) -> usize {
