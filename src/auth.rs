@@ -76,6 +76,28 @@ impl Auth {
     }
 }
 
+/// The admin key guarding `/admin/*`, kept as a digest and compared in
+/// constant time like gateway keys. Without one the admin API is off.
+#[derive(Debug)]
+pub struct AdminKey(Option<[u8; 32]>);
+
+impl AdminKey {
+    pub fn from_config(config: &Config) -> Self {
+        Self(config.admin.key.as_ref().map(|k| digest(k.expose())))
+    }
+
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), GatewayError> {
+        let Some(expected) = &self.0 else {
+            return Err(GatewayError::AdminDisabled);
+        };
+        let presented = bearer_token(headers).map(digest);
+        match presented {
+            Some(p) if bool::from(p.ct_eq(expected)) => Ok(()),
+            _ => Err(GatewayError::Unauthorized),
+        }
+    }
+}
+
 fn digest(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
@@ -135,6 +157,21 @@ mod tests {
         assert!(auth.authenticate(&headers("Basic key-a")).is_err());
         assert!(auth.authenticate(&headers("Bearer ")).is_err());
         assert!(auth.authenticate(&headers("Bearer key-a-longer")).is_err());
+    }
+
+    #[test]
+    fn the_admin_key_is_required_and_checked_and_absent_means_off() {
+        let mut config = config_with(&[("a", "key-a")]);
+        let off = AdminKey::from_config(&config);
+        assert!(matches!(
+            off.check(&headers("Bearer anything")),
+            Err(GatewayError::AdminDisabled)
+        ));
+        config.admin.key = Some(Secret::new("admin-key"));
+        let admin = AdminKey::from_config(&config);
+        assert!(admin.check(&headers("Bearer admin-key")).is_ok());
+        assert!(admin.check(&headers("Bearer key-a")).is_err());
+        assert!(admin.check(&HeaderMap::new()).is_err());
     }
 
     #[test]

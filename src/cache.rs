@@ -7,6 +7,7 @@ mod entry;
 pub mod flight;
 mod key;
 mod policy;
+mod purge;
 pub mod sse;
 
 use std::sync::Arc;
@@ -19,7 +20,8 @@ pub use capture::StreamFill;
 pub use entry::{CachedResponse, Usage, now_ms};
 pub use flight::{Flights, Join, Landed};
 pub use key::{CacheKey, NON_SEMANTIC_FIELDS, canonical_json, l1_key};
-pub use policy::CachePolicy;
+pub use policy::{CachePolicy, scope_of};
+pub use purge::{PurgeScope, Purges};
 
 use crate::metrics::Metrics;
 use crate::shared::Shared;
@@ -63,11 +65,17 @@ impl Expiry<CacheKey, Arc<CachedResponse>> for ByEntry {
 pub struct L1 {
     memory: Cache<CacheKey, Arc<CachedResponse>>,
     shared: Option<Shared>,
+    purges: Arc<Purges>,
     metrics: Arc<Metrics>,
 }
 
 impl L1 {
-    pub fn new(max_bytes: u64, shared: Option<Shared>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        max_bytes: u64,
+        shared: Option<Shared>,
+        purges: Arc<Purges>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let memory = Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|_key, value: &Arc<CachedResponse>| value.weight())
@@ -76,6 +84,7 @@ impl L1 {
         Self {
             memory,
             shared,
+            purges,
             metrics,
         }
     }
@@ -85,14 +94,17 @@ impl L1 {
     }
 
     /// Memory first, then Redis (filling memory on a Redis hit). A Redis
-    /// failure is a miss.
-    pub async fn lookup(&self, key: &CacheKey) -> Lookup {
+    /// failure is a miss; so is an entry of `scope` purged since it was stored.
+    pub async fn lookup(&self, key: &CacheKey, scope: &str) -> Lookup {
         let now = now_ms();
-        if let Some(entry) = self.memory.get(key)
-            && entry.remaining(now).is_some()
-        {
-            self.metrics.cache_lookup("l1_memory", "hit");
-            return Lookup::Hit(entry, Tier::Memory);
+        let cut = self.purges.cut(scope);
+        let live = |e: &CachedResponse| e.remaining(now).is_some() && e.stored_at_ms > cut;
+        if let Some(entry) = self.memory.get(key) {
+            if live(&entry) {
+                self.metrics.cache_lookup("l1_memory", "hit");
+                return Lookup::Hit(entry, Tier::Memory);
+            }
+            self.memory.invalidate(key);
         }
         self.metrics.cache_lookup("l1_memory", "miss");
         let Some(shared) = &self.shared else {
@@ -107,7 +119,7 @@ impl L1 {
         };
         let entry = found
             .and_then(|bytes| CachedResponse::decode(&bytes))
-            .filter(|e| e.remaining(now).is_some());
+            .filter(|e| live(e));
         match entry {
             Some(entry) => {
                 self.metrics.cache_lookup("l1_redis", "hit");
@@ -141,6 +153,15 @@ impl L1 {
         }
     }
 
+    /// Applies a purge to the memory tier: everything at once for a purge of
+    /// all scopes; one scope's entries are dropped as they are looked up
+    /// (their keys are hashes, and look-ups check the purge marks).
+    pub fn purge(&self, scope: &PurgeScope) {
+        if *scope == PurgeScope::All {
+            self.memory.invalidate_all();
+        }
+    }
+
     /// Entry count and weighed bytes of the memory tier, after pending evictions.
     pub fn usage(&self) -> (u64, u64) {
         self.memory.run_pending_tasks();
@@ -161,6 +182,10 @@ mod tests {
         ))
     }
 
+    fn l1(budget: u64) -> L1 {
+        L1::new(budget, None, Arc::default(), Arc::new(Metrics::new()))
+    }
+
     fn key(i: u32) -> CacheKey {
         let mut k = [0u8; 32];
         k[..4].copy_from_slice(&i.to_le_bytes());
@@ -169,11 +194,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_filled_entry_is_found_in_memory() {
-        let l1 = L1::new(1 << 20, None, Arc::new(Metrics::new()));
-        assert!(matches!(l1.lookup(&key(1)).await, Lookup::Miss));
+        let l1 = l1(1 << 20);
+        assert!(matches!(l1.lookup(&key(1), "s").await, Lookup::Miss));
         l1.fill(key(1), entry(10, Duration::from_secs(60)));
         assert!(matches!(
-            l1.lookup(&key(1)).await,
+            l1.lookup(&key(1), "s").await,
             Lookup::Hit(_, Tier::Memory)
         ));
     }
@@ -181,7 +206,7 @@ mod tests {
     #[tokio::test]
     async fn the_byte_budget_holds_when_inserting_past_it() {
         let budget = 64 * 1024;
-        let l1 = L1::new(budget, None, Arc::new(Metrics::new()));
+        let l1 = l1(budget);
         for i in 0..200 {
             l1.fill(key(i), entry(1024, Duration::from_secs(60)));
         }
@@ -192,13 +217,14 @@ mod tests {
 
     #[tokio::test]
     async fn an_expired_entry_is_never_returned() {
-        let l1 = L1::new(1 << 20, None, Arc::new(Metrics::new()));
+        let l1 = l1(1 << 20);
         let dead = Arc::new(CachedResponse {
             body: Bytes::from_static(b"{}"),
             expires_at_ms: now_ms().saturating_sub(1),
+            stored_at_ms: 0,
             usage: Usage::default(),
         });
         l1.memory.insert(key(7), dead);
-        assert!(matches!(l1.lookup(&key(7)).await, Lookup::Miss));
+        assert!(matches!(l1.lookup(&key(7), "s").await, Lookup::Miss));
     }
 }

@@ -75,6 +75,7 @@ pub struct Config {
     pub redis: RedisConfig,
     pub semantic: SemanticConfig,
     pub embedding: EmbeddingConfig,
+    pub cluster: ClusterConfig,
     pub admin: AdminConfig,
 }
 
@@ -96,6 +97,7 @@ impl Default for Config {
             redis: RedisConfig::default(),
             semantic: SemanticConfig::default(),
             embedding: EmbeddingConfig::default(),
+            cluster: ClusterConfig::default(),
             admin: AdminConfig::default(),
         }
     }
@@ -305,7 +307,11 @@ impl Default for CacheConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
     /// `redis://` or `rediss://` URL; absent = standalone, all state in process.
+    /// With `cluster`, a comma-separated list of seed nodes.
     pub url: Option<Secret>,
+    /// Talk to a Redis Cluster (every key the gateway uses in one script
+    /// shares a hash tag, so the same commands run on both).
+    pub cluster: bool,
     /// Prefix of every Redis key.
     pub prefix: String,
     /// Budget of one Redis command; past it the command counts as failed.
@@ -317,6 +323,7 @@ impl Default for RedisConfig {
     fn default() -> Self {
         Self {
             url: None,
+            cluster: false,
             prefix: "gw:".into(),
             timeout_ms: 100,
             connect_timeout_ms: 1_000,
@@ -401,6 +408,54 @@ impl Default for SemanticConfig {
             // hnsw_rs here up to 10k vectors.
             exact_scan_max: 10_000,
         }
+    }
+}
+
+/// Cluster sync of the L2 index through Redis, and warm-restart snapshots.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// This node's name: its snapshot file and the `node` of its log entries
+    /// (default: `$HOSTNAME`, else `node`). Must be unique and stable per node.
+    pub node_id: Option<String>,
+    /// Approximate length the vector log is trimmed to (`XADD MAXLEN ~`); a
+    /// new node can rebuild from at most this many entries.
+    pub stream_maxlen: usize,
+    /// How long one `XREAD BLOCK` waits for new entries.
+    pub read_block_ms: u64,
+    /// Most log entries applied per read.
+    pub read_batch: usize,
+    /// Write snapshots and load one at start-up.
+    pub snapshots: bool,
+    pub snapshot_dir: PathBuf,
+    /// Period of background snapshots; 0 writes only on `POST /admin/snapshot`
+    /// and at shutdown.
+    pub snapshot_interval_secs: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            node_id: None,
+            stream_maxlen: 100_000,
+            read_block_ms: 1_000,
+            read_batch: 512,
+            snapshots: true,
+            snapshot_dir: PathBuf::from("snapshots"),
+            snapshot_interval_secs: 300,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// The configured node id, else `$HOSTNAME`, else `node`.
+    pub fn node(&self) -> String {
+        self.node_id
+            .clone()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "node".into())
     }
 }
 

@@ -18,6 +18,8 @@ pub enum GatewayError {
     PayloadTooLarge { limit: usize },
     #[error("missing or invalid gateway API key")]
     Unauthorized,
+    #[error("the admin API is off: set admin.key (GATEWAY_ADMIN_KEY) to enable it")]
+    AdminDisabled,
     #[error("unknown route {method} {path}")]
     NotFound { method: String, path: String },
     #[error("method {method} is not allowed on {path}")]
@@ -56,6 +58,7 @@ impl GatewayError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::AdminDisabled => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::RateLimited { .. } | Self::UpstreamRateLimited { .. } => {
@@ -76,6 +79,7 @@ impl GatewayError {
             | Self::NotFound { .. }
             | Self::MethodNotAllowed { .. } => "invalid_request_error",
             Self::Unauthorized => "authentication_error",
+            Self::AdminDisabled => "permission_error",
             Self::RateLimited { kind, .. } => kind,
             Self::UpstreamRateLimited { .. } => "rate_limit_error",
             Self::UpstreamUnavailable { .. } | Self::UpstreamTimeout { .. } => "upstream_error",
@@ -89,6 +93,7 @@ impl GatewayError {
             Self::BadRequest { .. } => "invalid_request",
             Self::PayloadTooLarge { .. } => "request_too_large",
             Self::Unauthorized => "invalid_api_key",
+            Self::AdminDisabled => "admin_disabled",
             Self::NotFound { .. } => "unknown_url",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::RateLimited { .. } => "rate_limit_exceeded",

@@ -23,8 +23,10 @@
 //! parses configuration, binds, and turns SIGINT/SIGTERM into that token.
 
 pub mod access;
+pub mod admin;
 pub mod auth;
 pub mod cache;
+pub mod cluster;
 pub mod config;
 pub mod embedding;
 pub mod error;
@@ -36,6 +38,7 @@ pub mod ratelimit;
 pub mod semantic;
 pub mod server;
 pub mod shared;
+pub mod snapshot;
 pub mod upstream;
 
 pub use config::Config;

@@ -159,6 +159,36 @@ impl Metrics {
         self.with(|| counter!("gateway_l2_verifier_rejections_total", "guard" => why).increment(1));
     }
 
+    /// A log entry from another node (or an earlier life) entered the index,
+    /// `lag` after it was filled.
+    pub fn cluster_applied(&self, lag: Duration) {
+        self.with(|| {
+            counter!("gateway_cluster_entries_applied_total").increment(1);
+            histogram!("gateway_cluster_sync_lag_seconds").record(lag.as_secs_f64());
+        });
+    }
+
+    /// A purge applied; `source` is `local` (admin call here) or `log`.
+    pub fn cluster_purge(&self, source: &'static str) {
+        self.with(|| counter!("gateway_cluster_purges_total", "source" => source).increment(1));
+    }
+
+    pub fn cluster_connected(&self, connected: bool) {
+        self.with(|| {
+            gauge!("gateway_cluster_reader_connected").set(f64::from(u8::from(connected)))
+        });
+    }
+
+    /// A snapshot written or loaded; `result` is `ok`, `absent`, `refused`
+    /// or `error`.
+    pub fn snapshot(&self, op: &'static str, result: &'static str, elapsed: Duration) {
+        self.with(|| {
+            counter!("gateway_snapshots_total", "op" => op, "result" => result).increment(1);
+            histogram!("gateway_snapshot_duration_seconds", "op" => op)
+                .record(elapsed.as_secs_f64());
+        });
+    }
+
     pub fn redis_error(&self, op: &'static str) {
         self.with(|| counter!("gateway_redis_errors_total", "op" => op).increment(1));
     }
@@ -206,6 +236,30 @@ fn describe_all() {
     describe_counter!(
         "gateway_l2_verifier_rejections_total",
         "L2 candidates above the threshold refused by a guard, by guard"
+    );
+    describe_counter!(
+        "gateway_cluster_entries_applied_total",
+        "L2 entries inserted from the cluster log (other nodes' fills, replays)"
+    );
+    describe_histogram!(
+        "gateway_cluster_sync_lag_seconds",
+        "Time from a fill on one node to its entry applied on this node"
+    );
+    describe_counter!(
+        "gateway_cluster_purges_total",
+        "Purges applied, by source (local admin call, log)"
+    );
+    describe_gauge!(
+        "gateway_cluster_reader_connected",
+        "1 while the cluster log reader holds a Redis connection"
+    );
+    describe_counter!(
+        "gateway_snapshots_total",
+        "Snapshot writes and loads, by op (write, load) and result"
+    );
+    describe_histogram!(
+        "gateway_snapshot_duration_seconds",
+        "Time to write or load a snapshot"
     );
     describe_counter!(
         "gateway_redis_errors_total",

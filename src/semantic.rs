@@ -10,18 +10,17 @@
 //! in, so no request waits for a rebuild.
 
 mod partition;
+mod store;
 pub mod verify;
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::cache::{CachedResponse, canonical_json, now_ms};
-use crate::config::SemanticConfig;
+use crate::cache::{Purges, canonical_json};
 use crate::metrics::Metrics;
-use partition::Partition;
+pub use store::{Answer, Lookup, NewEntry, SemanticCache, Stats};
 pub use verify::{Guards, Rejection};
 
 /// The partition a request searches in: SHA-256 over everything in the L1 key
@@ -63,253 +62,23 @@ pub fn partition_of(
     Some((hasher.finalize().into(), text))
 }
 
-pub struct Entry {
-    partition: PartitionKey,
-    text: String,
-    vector: Arc<[f32]>,
-    response: Arc<CachedResponse>,
+/// A cluster-wide L2 entry id: the first 16 bytes of SHA-256 over the
+/// partition and the prompt, so every node names the same fill alike.
+pub type EntryId = [u8; 16];
+
+pub fn entry_id(partition: &PartitionKey, text: &str) -> EntryId {
+    let mut hasher = Sha256::new();
+    hasher.update(partition);
+    hasher.update(text.as_bytes());
+    let digest: [u8; 32] = hasher.finalize().into();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    id
 }
 
-impl Entry {
-    fn bytes(&self) -> usize {
-        self.vector.len() * 4 + self.text.len() + self.response.weight() as usize + 96
-    }
-}
-
-pub enum Lookup {
-    Hit {
-        response: Arc<CachedResponse>,
-        similarity: f32,
-    },
-    /// Best candidate refused by a guard.
-    Rejected { similarity: f32, why: Rejection },
-    /// Nothing at or above the threshold (`best`: the closest, if any).
-    Miss { best: Option<f32> },
-}
-
-#[derive(Default)]
-struct Store {
-    entries: HashMap<usize, Entry>,
-    partitions: HashMap<PartitionKey, Partition>,
-    /// Ids oldest first, for eviction (may hold ids already gone).
-    order: VecDeque<usize>,
-    next_id: usize,
-    bytes: usize,
-}
-
-pub struct SemanticCache {
-    store: Arc<RwLock<Store>>,
-    config: SemanticConfig,
-    guards: Guards,
-    metrics: Arc<Metrics>,
-}
-
-impl SemanticCache {
-    pub fn new(config: SemanticConfig, metrics: Arc<Metrics>) -> Self {
-        let guards = if config.verify {
-            Guards::default()
-        } else {
-            Guards::none()
-        };
-        Self::with_guards(config, guards, metrics)
-    }
-
-    pub fn with_guards(config: SemanticConfig, guards: Guards, metrics: Arc<Metrics>) -> Self {
-        Self {
-            store: Arc::new(RwLock::new(Store::default())),
-            config,
-            guards,
-            metrics,
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.read().entries.len()
-    }
-
-    /// Whether a background rebuild is under way.
-    pub fn rebuilding(&self) -> bool {
-        self.read().partitions.values().any(Partition::rebuilding)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Store> {
-        self.store.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
-        self.store.write().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The best live candidate in `partition` for `vector`, judged against
-    /// `threshold` and the guards.
-    pub fn lookup(
-        &self,
-        partition: &PartitionKey,
-        text: &str,
-        vector: &[f32],
-        threshold: f32,
-    ) -> Lookup {
-        let now = now_ms();
-        let store = self.read();
-        let Some(part) = store.partitions.get(partition) else {
-            return Lookup::Miss { best: None };
-        };
-        let alive = |id: usize| {
-            store
-                .entries
-                .get(&id)
-                .is_some_and(|e| e.response.remaining(now).is_some())
-        };
-        let candidates = part.search(vector, 4, &alive);
-        let best = candidates.first().map(|(_, s)| *s);
-        let mut rejected = None;
-        for (id, similarity) in candidates {
-            if similarity < threshold {
-                break;
-            }
-            let Some(entry) = store.entries.get(&id) else {
-                continue;
-            };
-            match self.guards.check(text, &entry.text) {
-                Ok(()) => {
-                    return Lookup::Hit {
-                        response: Arc::clone(&entry.response),
-                        similarity,
-                    };
-                }
-                Err(why) => {
-                    rejected.get_or_insert((similarity, why));
-                }
-            }
-        }
-        match rejected {
-            Some((similarity, why)) => Lookup::Rejected { similarity, why },
-            None => Lookup::Miss { best },
-        }
-    }
-
-    /// Stores an answer for `text` (already embedded) in `partition`, evicting
-    /// the oldest entries past the count or memory bound.
-    pub fn insert(
-        &self,
-        partition: PartitionKey,
-        text: String,
-        vector: Arc<[f32]>,
-        response: Arc<CachedResponse>,
-    ) {
-        let mut store = self.write();
-        let id = store.next_id;
-        store.next_id += 1;
-        let entry = Entry {
-            partition,
-            text,
-            vector: Arc::clone(&vector),
-            response,
-        };
-        store.bytes += entry.bytes();
-        store.entries.insert(id, entry);
-        store.order.push_back(id);
-        let exact_max = self.config.exact_scan_max;
-        store
-            .partitions
-            .entry(partition)
-            .or_insert_with(Partition::new)
-            .insert(id, &vector, exact_max);
-        while store.entries.len() > self.config.max_entries || store.bytes > self.config.max_bytes {
-            let Some(oldest) = store.order.pop_front() else {
-                break;
-            };
-            remove(&mut store, oldest);
-        }
-        self.maybe_rebuild(&mut store, partition);
-        self.metrics.l2_entries(store.entries.len());
-    }
-
-    /// Drops expired entries (tombstones in their indexes) and rebuilds what needs it.
-    pub fn sweep(&self) {
-        let now = now_ms();
-        let mut store = self.write();
-        let expired: Vec<usize> = store
-            .entries
-            .iter()
-            .filter(|(_, e)| e.response.remaining(now).is_none())
-            .map(|(id, _)| *id)
-            .collect();
-        let mut touched = Vec::new();
-        for id in expired {
-            if let Some(p) = remove(&mut store, id) {
-                touched.push(p);
-            }
-        }
-        touched.sort();
-        touched.dedup();
-        for partition in touched {
-            self.maybe_rebuild(&mut store, partition);
-        }
-        self.metrics.l2_entries(store.entries.len());
-    }
-
-    /// Starts a background rebuild of `partition` if its index is over 20 % dead.
-    fn maybe_rebuild(&self, store: &mut Store, partition: PartitionKey) {
-        let Some(part) = store.partitions.get_mut(&partition) else {
-            return;
-        };
-        if !part.needs_rebuild() {
-            return;
-        }
-        let live: Vec<(usize, Arc<[f32]>)> = part
-            .ids()
-            .filter_map(|id| store.entries.get(&id).map(|e| (id, Arc::clone(&e.vector))))
-            .collect();
-        let Some(part) = store.partitions.get_mut(&partition) else {
-            return;
-        };
-        part.start_rebuild();
-        let shared = Arc::clone(&self.store);
-        let exact_max = self.config.exact_scan_max;
-        let metrics = Arc::clone(&self.metrics);
-        let build = move || {
-            let built = partition::build(&live, exact_max);
-            let built_ids = live.iter().map(|(id, _)| *id).collect();
-            let mut store = shared.write().unwrap_or_else(PoisonError::into_inner);
-            let Store {
-                partitions,
-                entries,
-                ..
-            } = &mut *store;
-            if let Some(part) = partitions.get_mut(&partition) {
-                let vector_of = |id| entries.get(&id).map(|e: &Entry| Arc::clone(&e.vector));
-                part.finish_rebuild(built, built_ids, vector_of);
-            }
-            metrics.l2_rebuild();
-        };
-        // Never inline: `build` takes the store's write lock, held by our caller.
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn_blocking(build);
-            }
-            Err(_) => {
-                std::thread::spawn(build);
-            }
-        }
-    }
-}
-
-/// Removes an entry (a tombstone in its partition's index); its partition key.
-fn remove(store: &mut Store, id: usize) -> Option<PartitionKey> {
-    let entry = store.entries.remove(&id)?;
-    store.bytes = store.bytes.saturating_sub(entry.bytes());
-    if let Some(part) = store.partitions.get_mut(&entry.partition) {
-        part.tombstone(id);
-        if part.live() == 0 && !part.rebuilding() {
-            store.partitions.remove(&entry.partition);
-        }
-    }
-    Some(entry.partition)
+/// Lower-case hex of an id (its Redis key suffix and log field).
+pub fn id_hex(id: &EntryId) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -324,7 +93,11 @@ pub struct L2 {
 impl L2 {
     /// Builds the stage the configuration asks for; `None` (with a log line)
     /// when L2 is off or no embedder is available.
-    pub fn from_config(config: &crate::config::Config, metrics: Arc<Metrics>) -> Option<Self> {
+    pub fn from_config(
+        config: &crate::config::Config,
+        purges: Arc<Purges>,
+        metrics: Arc<Metrics>,
+    ) -> Option<Self> {
         use crate::config::EmbedderKind;
         use crate::embedding::{Backend, Embedder, LocalModel, RemoteEmbedder};
         if !config.semantic.enabled {
@@ -378,7 +151,7 @@ impl L2 {
         let embedder = Embedder::new(id, dim, backend, e.max_batch, timeout, Arc::clone(&metrics));
         Some(Self {
             embedder,
-            cache: SemanticCache::new(config.semantic.clone(), metrics),
+            cache: SemanticCache::new(config.semantic.clone(), purges, metrics),
         })
     }
 }

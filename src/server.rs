@@ -18,8 +18,9 @@ use tokio_util::task::TaskTracker;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
-use crate::auth::Auth;
-use crate::cache::{Flights, L1};
+use crate::auth::{AdminKey, Auth};
+use crate::cache::{Flights, L1, Purges};
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
@@ -27,7 +28,7 @@ use crate::ratelimit::RateLimiter;
 use crate::semantic::L2;
 use crate::shared::{Shared, SharedError};
 use crate::upstream::{Forwarder, Upstreams};
-use crate::{access, pipeline};
+use crate::{access, admin, pipeline, snapshot};
 
 /// Why the gateway could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,9 @@ pub struct Gateway {
     pub l2: Option<Arc<L2>>,
     /// The shared Redis, when configured.
     pub shared: Option<Shared>,
+    /// Cluster sync, purges and snapshots.
+    pub cluster: Arc<Cluster>,
+    pub admin: AdminKey,
     pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
 }
@@ -70,18 +74,31 @@ impl Gateway {
             )?),
             None => None,
         };
+        let purges = Arc::new(Purges::default());
         let cache = Arc::new(L1::new(
             config.cache.max_bytes,
             shared.clone(),
+            Arc::clone(&purges),
+            Arc::clone(&metrics),
+        ));
+        let l2 = L2::from_config(&config, Arc::clone(&purges), Arc::clone(&metrics)).map(Arc::new);
+        let cluster = Arc::new(Cluster::new(
+            config.cluster.clone(),
+            shared.clone(),
+            Arc::clone(&cache),
+            l2.clone(),
+            purges,
             Arc::clone(&metrics),
         ));
         Ok(Self {
             auth: Auth::from_config(&config),
+            admin: AdminKey::from_config(&config),
             upstreams,
             forwarder,
             cache,
             flights: Flights::new(),
-            l2: L2::from_config(&config, Arc::clone(&metrics)).map(Arc::new),
+            l2,
+            cluster,
             limiter: Arc::new(RateLimiter::new(
                 config.rate_limit.clone(),
                 shared.clone(),
@@ -108,6 +125,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(admin::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(|_| {
@@ -135,10 +153,15 @@ pub async fn run(
     }
     let tasks = TaskTracker::new();
     tasks.spawn(metrics_upkeep(Arc::clone(&gw)));
+    tasks.spawn(Arc::clone(&gw.cluster).run(shutdown.clone()));
     let grace = gw.config.server.shutdown_grace();
     listener::serve(listener, router(Arc::clone(&gw)), shutdown, grace).await;
     tasks.close();
     tasks.wait().await;
+    // After the last request and the last log entry: nothing is left out.
+    if gw.cluster.snapshots_enabled() {
+        let _ = snapshot::save(Arc::clone(&gw.cluster)).await;
+    }
     tracing::info!("gateway stopped");
     Ok(())
 }
@@ -166,19 +189,43 @@ async fn healthz() -> impl IntoResponse {
     axum::Json(json!({ "status": "ok" }))
 }
 
-/// Ready unless shutting down. Redis is reported but does not gate readiness:
+/// Ready once the index is loaded (snapshot, then the cluster log caught up)
+/// and unless shutting down. Redis is reported but does not gate readiness:
 /// without it the node serves from memory and the upstream (DESIGN.md §3).
 async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
-    let redis = match &gw.shared {
+    let redis = redis_status(&gw).await;
+    let readiness = &gw.cluster.readiness;
+    let status = if gw.shutdown.is_cancelled() {
+        "shutting_down"
+    } else if !readiness.ready() {
+        "loading"
+    } else {
+        "ready"
+    };
+    let body = json!({
+        "status": status,
+        "redis": redis,
+        "index": {
+            "loaded": readiness.loaded.load(std::sync::atomic::Ordering::Acquire),
+            "synced": readiness.synced.load(std::sync::atomic::Ordering::Acquire),
+            "snapshot_entries_loaded": readiness.load_done.load(std::sync::atomic::Ordering::Relaxed),
+            "snapshot_entries": readiness.load_total.load(std::sync::atomic::Ordering::Relaxed),
+        },
+    });
+    let code = match status {
+        "ready" => StatusCode::OK,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (code, axum::Json(body)).into_response()
+}
+
+/// `up`, `down` or `absent` (standalone).
+pub async fn redis_status(gw: &Gateway) -> &'static str {
+    match &gw.shared {
         None => "absent",
         Some(shared) if shared.ping().await => "up",
         Some(_) => "down",
-    };
-    if gw.shutdown.is_cancelled() {
-        let body = json!({ "status": "shutting_down", "redis": redis });
-        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
     }
-    axum::Json(json!({ "status": "ready", "redis": redis })).into_response()
 }
 
 async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {

@@ -1,12 +1,23 @@
-//! The shared Redis connection (DESIGN.md §3): one auto-reconnecting multiplexed
-//! connection per node, every command bounded by a short timeout. A Redis error
-//! or outage is counted (`gateway_redis_errors_total{op}`) and reported to the
+//! The shared Redis (DESIGN.md §3): one auto-reconnecting multiplexed
+//! connection per node — to a single Redis or to a Redis Cluster, chosen by
+//! configuration — every command bounded by a short timeout. A Redis error or
+//! outage is counted (`gateway_redis_errors_total{op}`) and reported to the
 //! caller, which treats it as a miss: Redis is never on the failure path.
+//!
+//! Blocking reads (`XREAD BLOCK`) must not share that connection — they would
+//! stall every command queued behind them, and its response timeout would cut
+//! them — so [`Shared::blocking`] opens a dedicated one with a timeout longer
+//! than the block.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
+use redis::cluster::{ClusterClient, ClusterConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncConnectionConfig, Cmd, Pipeline, RedisFuture, Value};
 
 use crate::config::RedisConfig;
 use crate::metrics::Metrics;
@@ -19,35 +30,103 @@ pub enum SharedError {
     Redis(#[from] redis::RedisError),
 }
 
+/// A connection to a single Redis or to a Redis Cluster.
+#[derive(Clone)]
+pub enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+    /// A dedicated (non-managed) connection to a single Redis.
+    Dedicated(MultiplexedConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+            Self::Dedicated(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Dedicated(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+            Self::Dedicated(c) => c.get_db(),
+        }
+    }
+}
+
+/// How to reach Redis again (for dedicated connections).
+#[derive(Clone)]
+enum Target {
+    Single(redis::Client),
+    Cluster(ClusterClient),
+}
+
 /// A handle to the shared Redis; cheap to clone.
 #[derive(Clone)]
 pub struct Shared {
-    connection: ConnectionManager,
+    connection: Connection,
+    target: Target,
     prefix: Arc<str>,
     timeout: Duration,
+    connect_timeout: Duration,
     metrics: Arc<Metrics>,
 }
 
 impl Shared {
     /// Prepares the connection without connecting: a Redis that is down at
-    /// start-up is connected to later, on demand.
+    /// start-up is connected to later, on demand. With `config.cluster`, `url`
+    /// may list several seed nodes separated by commas.
     pub fn connect_lazily(
         url: &str,
         config: &RedisConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Self, SharedError> {
-        let client = redis::Client::open(url)?;
         let timeout = Duration::from_millis(config.timeout_ms);
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(config.connect_timeout_ms)))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_secs(1));
-        let connection = ConnectionManager::new_lazy_with_config(client, manager_config)?;
+        let connect_timeout = Duration::from_millis(config.connect_timeout_ms);
+        let (connection, target) = if config.cluster {
+            let seeds: Vec<&str> = url
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            let client = ClusterClient::builder(seeds).retries(1).build()?;
+            let cluster_config = ClusterConfig::new()
+                .set_connection_timeout(connect_timeout)
+                .set_response_timeout(timeout);
+            let connection = client.get_pending_async_connection_with_config(cluster_config);
+            (Connection::Cluster(connection), Target::Cluster(client))
+        } else {
+            let client = redis::Client::open(url)?;
+            let manager_config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(connect_timeout))
+                .set_response_timeout(Some(timeout))
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_secs(1));
+            let manager = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)?;
+            (Connection::Single(manager), Target::Single(client))
+        };
         Ok(Self {
             connection,
+            target,
             prefix: config.prefix.clone().into(),
             timeout,
+            connect_timeout,
             metrics,
         })
     }
@@ -57,6 +136,10 @@ impl Shared {
         format!("{}{suffix}", self.prefix)
     }
 
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// Runs `cmd` within the timeout; failures are counted under `op`.
     pub async fn query<T: redis::FromRedisValue>(
         &self,
@@ -64,17 +147,8 @@ impl Shared {
         cmd: &redis::Cmd,
     ) -> Result<T, SharedError> {
         let mut connection = self.connection.clone();
-        let result =
-            match tokio::time::timeout(self.timeout, cmd.query_async(&mut connection)).await {
-                Ok(Ok(value)) => Ok(value),
-                Ok(Err(e)) => Err(SharedError::Redis(e)),
-                Err(_) => Err(SharedError::Timeout),
-            };
-        if let Err(e) = &result {
-            self.metrics.redis_error(op);
-            tracing::debug!(op, error = %e, "redis command failed");
-        }
-        result
+        let call = cmd.query_async(&mut connection);
+        self.bounded(op, self.timeout, call).await
     }
 
     /// Runs a Lua script (EVALSHA, loading it on NOSCRIPT) within the timeout.
@@ -85,14 +159,24 @@ impl Shared {
     ) -> Result<T, SharedError> {
         let mut connection = self.connection.clone();
         let call = invocation.invoke_async(&mut connection);
-        let result = match tokio::time::timeout(self.timeout, call).await {
+        self.bounded(op, self.timeout, call).await
+    }
+
+    /// Awaits `call` for at most `limit`; a failure is counted under `op`.
+    pub async fn bounded<T>(
+        &self,
+        op: &'static str,
+        limit: Duration,
+        call: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, SharedError> {
+        let result = match tokio::time::timeout(limit, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(SharedError::Redis(e)),
             Err(_) => Err(SharedError::Timeout),
         };
         if let Err(e) = &result {
             self.metrics.redis_error(op);
-            tracing::debug!(op, error = %e, "redis script failed");
+            tracing::debug!(op, error = %e, "redis command failed");
         }
         result
     }
@@ -122,5 +206,36 @@ impl Shared {
         self.query::<String>("ping", &redis::cmd("PING"))
             .await
             .is_ok()
+    }
+
+    /// A new connection of its own for blocking commands that wait up to
+    /// `block`: its response timeout is `block` plus the command timeout, not
+    /// the shared connection's short one.
+    pub async fn blocking(&self, block: Duration) -> Result<Connection, SharedError> {
+        let response_timeout = block + self.timeout.max(Duration::from_secs(1));
+        let connect = async {
+            match &self.target {
+                Target::Single(client) => {
+                    let config = AsyncConnectionConfig::new()
+                        .set_connection_timeout(Some(self.connect_timeout))
+                        .set_response_timeout(Some(response_timeout));
+                    client
+                        .get_multiplexed_async_connection_with_config(&config)
+                        .await
+                        .map(Connection::Dedicated)
+                }
+                Target::Cluster(client) => {
+                    let config = ClusterConfig::new()
+                        .set_connection_timeout(self.connect_timeout)
+                        .set_response_timeout(response_timeout);
+                    client
+                        .get_async_connection_with_config(config)
+                        .await
+                        .map(Connection::Cluster)
+                }
+            }
+        };
+        let limit = self.connect_timeout * 2;
+        self.bounded("connect", limit, connect).await
     }
 }

@@ -22,7 +22,7 @@ use g_aigateway::cache::{CachedResponse, Usage};
 use g_aigateway::config::SemanticConfig;
 use g_aigateway::embedding::LocalModel;
 use g_aigateway::metrics::Metrics;
-use g_aigateway::semantic::{Guards, Lookup, SemanticCache};
+use g_aigateway::semantic::{Answer, Guards, Lookup, NewEntry, SemanticCache};
 
 #[derive(Parser)]
 #[command(name = "l2-eval")]
@@ -154,7 +154,7 @@ fn answers(
         .zip(b_vectors)
         .map(|(p, v)| match cache.lookup(&[0; 32], &p.b, v, -1.0) {
             Lookup::Hit {
-                response,
+                answer: Answer::Local(response),
                 similarity,
             } => {
                 let index = std::str::from_utf8(&response.body).ok()?.parse().ok()?;
@@ -195,14 +195,22 @@ fn main() -> anyhow::Result<()> {
     let mut results = Vec::new();
     let mut search_ms = 0.0;
     for (name, guards) in modes {
-        let cache = SemanticCache::with_guards(config.clone(), guards, Arc::clone(&metrics));
+        let purges = Arc::default();
+        let cache =
+            SemanticCache::with_guards(config.clone(), guards, purges, Arc::clone(&metrics));
         for (i, (p, v)) in pairs.iter().zip(&a_vectors).enumerate() {
             let entry = Arc::new(CachedResponse::new(
                 Bytes::from(i.to_string()),
                 hour,
                 Usage::default(),
             ));
-            cache.insert([0; 32], p.a.clone(), Arc::clone(v), entry);
+            cache.insert(NewEntry::local(
+                "eval",
+                [0; 32],
+                p.a.clone(),
+                Arc::clone(v),
+                entry,
+            ));
         }
         // The partition outgrew the exact scan: search the HNSW graph it moves to.
         while cache.rebuilding() {

@@ -8,8 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use serde_json::Value;
 
-const MAGIC: &[u8; 4] = b"GWL1";
-const HEADER_LEN: usize = 4 + 8 + 8 + 8;
+/// `GWL2` adds the store time (for purges) to `GWL1`; older entries decode as
+/// `None`, i.e. a miss.
+const MAGIC: &[u8; 4] = b"GWL2";
+const HEADER_LEN: usize = 4 + 8 + 8 + 8 + 8;
 
 /// Tokens the cached answer cost upstream (saved by every hit).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,6 +36,8 @@ pub struct CachedResponse {
     pub body: Bytes,
     /// Unix milliseconds after which the entry is dead (fixed at write time).
     pub expires_at_ms: u64,
+    /// Unix milliseconds when it was stored (a purge removes what came before).
+    pub stored_at_ms: u64,
     pub usage: Usage,
 }
 
@@ -46,9 +50,11 @@ pub fn now_ms() -> u64 {
 
 impl CachedResponse {
     pub fn new(body: Bytes, ttl: Duration, usage: Usage) -> Self {
+        let now = now_ms();
         Self {
             body,
-            expires_at_ms: now_ms().saturating_add(ttl.as_millis() as u64),
+            expires_at_ms: now.saturating_add(ttl.as_millis() as u64),
+            stored_at_ms: now,
             usage,
         }
     }
@@ -67,6 +73,7 @@ impl CachedResponse {
         let mut out = Vec::with_capacity(HEADER_LEN + self.body.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&self.expires_at_ms.to_le_bytes());
+        out.extend_from_slice(&self.stored_at_ms.to_le_bytes());
         out.extend_from_slice(&self.usage.prompt.to_le_bytes());
         out.extend_from_slice(&self.usage.completion.to_le_bytes());
         out.extend_from_slice(&self.body);
@@ -83,9 +90,10 @@ impl CachedResponse {
         };
         Some(Self {
             expires_at_ms: word(4)?,
+            stored_at_ms: word(12)?,
             usage: Usage {
-                prompt: word(12)?,
-                completion: word(20)?,
+                prompt: word(20)?,
+                completion: word(28)?,
             },
             body: Bytes::copy_from_slice(&bytes[HEADER_LEN..]),
         })
@@ -112,7 +120,7 @@ mod tests {
     #[test]
     fn foreign_or_truncated_bytes_are_refused() {
         assert_eq!(CachedResponse::decode(b""), None);
-        assert_eq!(CachedResponse::decode(b"GWL1short"), None);
+        assert_eq!(CachedResponse::decode(b"GWL2short"), None);
         assert_eq!(CachedResponse::decode(&[0u8; 64]), None);
     }
 
@@ -121,6 +129,7 @@ mod tests {
         let entry = CachedResponse {
             body: Bytes::new(),
             expires_at_ms: 1_000,
+            stored_at_ms: 0,
             usage: Usage::default(),
         };
         assert_eq!(entry.remaining(400), Some(Duration::from_millis(600)));

@@ -47,10 +47,7 @@ impl CachePolicy {
             ttl = Duration::from_secs(secs);
         }
         let ttl = ttl.min(max);
-        let scope = match &tenant.cache.shared_scope {
-            Some(shared) => format!("shared:{shared}"),
-            None => format!("tenant:{}", tenant.name),
-        };
+        let scope = scope_of(&tenant.name, tenant.cache.shared_scope.as_deref());
         let floor = tenant
             .cache
             .semantic_threshold
@@ -82,6 +79,14 @@ impl CachePolicy {
     /// Whether the cache takes part at all.
     pub fn engaged(&self) -> bool {
         self.lookup || self.store
+    }
+}
+
+/// A tenant's cache scope: its own, or the shared scope it opted into.
+pub fn scope_of(tenant: &str, shared_scope: Option<&str>) -> String {
+    match shared_scope {
+        Some(shared) => format!("shared:{shared}"),
+        None => format!("tenant:{tenant}"),
     }
 }
 

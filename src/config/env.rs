@@ -70,6 +70,15 @@ pub(super) fn apply(config: &mut Config, env: &Env) -> Result<(), ConfigError> {
     if let Some(v) = get("REDIS_URL") {
         config.redis.url = Some(Secret::new(v));
     }
+    if let Some(v) = get("GATEWAY_NODE_ID") {
+        config.cluster.node_id = Some(v.to_string());
+    }
+    if let Some(v) = get("GATEWAY_SNAPSHOT_DIR") {
+        config.cluster.snapshot_dir = v.into();
+    }
+    if let Some(v) = get("REDIS_CLUSTER") {
+        config.redis.cluster = parse("REDIS_CLUSTER", v)?;
+    }
     if let Some(v) = get("EMBEDDING_URL") {
         config.embedding.url = Some(v.to_string());
     }

@@ -15,16 +15,9 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     validate_tenants(config)?;
 
     if let Some(url) = &config.redis.url {
-        let parsed = url::Url::parse(url.expose()).map_err(|e| {
-            ConfigError::Invalid(format!("redis.url (REDIS_URL) is not a URL: {e}"))
-        })?;
-        if !matches!(parsed.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
-            return invalid(format!(
-                "redis.url (REDIS_URL) must use redis:// or rediss://, not {}://",
-                parsed.scheme()
-            ));
-        }
+        validate_redis_urls(url.expose(), config.redis.cluster)?;
     }
+    validate_cluster(config)?;
     let cache = &config.cache;
     if cache.max_ttl_secs == 0 || cache.default_ttl_secs > cache.max_ttl_secs {
         return invalid("cache.default_ttl_secs must be at most cache.max_ttl_secs (> 0)".into());
@@ -66,6 +59,53 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
         .is_some_and(|k| k.expose().is_empty())
     {
         return invalid("admin.key must not be empty".into());
+    }
+    Ok(())
+}
+
+/// One URL, or with `redis.cluster` a comma-separated list of seed nodes.
+fn validate_redis_urls(urls: &str, cluster: bool) -> Result<(), ConfigError> {
+    let urls: Vec<&str> = urls.split(',').map(str::trim).collect();
+    if urls.len() > 1 && !cluster {
+        return Err(ConfigError::Invalid(
+            "redis.url (REDIS_URL) lists several URLs: set redis.cluster (REDIS_CLUSTER=true) \
+             for a Redis Cluster"
+                .into(),
+        ));
+    }
+    for url in urls {
+        let parsed = url::Url::parse(url).map_err(|e| {
+            ConfigError::Invalid(format!("redis.url (REDIS_URL) is not a URL: {e}"))
+        })?;
+        if !matches!(parsed.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
+            return Err(ConfigError::Invalid(format!(
+                "redis.url (REDIS_URL) must use redis:// or rediss://, not {}://",
+                parsed.scheme()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn validate_cluster(config: &Config) -> Result<(), ConfigError> {
+    let c = &config.cluster;
+    let node = c.node();
+    if node.len() > 64
+        || !node
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+    {
+        return Err(ConfigError::Invalid(format!(
+            "cluster.node_id (GATEWAY_NODE_ID) `{node}` must be 1-64 characters of \
+             letters, digits, `-`, `_` or `.` (it names the snapshot file)"
+        )));
+    }
+    if c.stream_maxlen == 0 || c.read_batch == 0 || c.read_block_ms == 0 {
+        return Err(ConfigError::Invalid(
+            "cluster.stream_maxlen, cluster.read_batch and cluster.read_block_ms must be \
+             greater than 0"
+                .into(),
+        ));
     }
     Ok(())
 }

@@ -81,7 +81,7 @@ pub async fn serve(
     if !policy.lookup {
         return forward(gw, upstream, &call, Some(fill(None, None)), info).await;
     }
-    if let Some(answer) = l1_hit(gw, &key, &call, info).await {
+    if let Some(answer) = l1_hit(gw, &key, &policy.scope, &call, info).await {
         return answer;
     }
     info.cache = Some("miss");
@@ -114,7 +114,7 @@ pub async fn serve(
                 }
                 // The leader went away: look again, maybe lead.
                 Landed::Abandoned => {
-                    if let Some(answer) = l1_hit(gw, &key, &call, info).await {
+                    if let Some(answer) = l1_hit(gw, &key, &policy.scope, &call, info).await {
                         return answer;
                     }
                 }
@@ -127,10 +127,11 @@ pub async fn serve(
 async fn l1_hit(
     gw: &Gateway,
     key: &CacheKey,
+    scope: &str,
     call: &Call<'_>,
     info: &mut RequestInfo,
 ) -> Option<Result<Response, GatewayError>> {
-    match gw.cache.lookup(key).await {
+    match gw.cache.lookup(key, scope).await {
         Lookup::Hit(entry, _tier) => {
             info.cache = Some("hit-l1");
             call.settle_free(gw);

@@ -13,6 +13,8 @@ const DEAD_SHARE: f64 = 0.2;
 const MIN_REBUILD: usize = 64;
 
 pub struct Partition {
+    /// The cache scope of every entry in it (the partition key covers it).
+    scope: Arc<str>,
     index: Arc<dyn VectorIndex>,
     exact: bool,
     ids: Vec<usize>,
@@ -42,8 +44,9 @@ pub fn build(rows: &[(usize, Arc<[f32]>)], exact_max: usize) -> (Arc<dyn VectorI
 }
 
 impl Partition {
-    pub fn new() -> Self {
+    pub fn new(scope: Arc<str>) -> Self {
         Self {
+            scope,
             index: Arc::new(ExactIndex::default()),
             exact: true,
             ids: Vec::new(),
@@ -79,6 +82,23 @@ impl Partition {
     pub fn tombstone(&mut self, _id: usize) {
         self.live = self.live.saturating_sub(1);
         self.dead += 1;
+    }
+
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    pub fn is_exact(&self) -> bool {
+        self.exact
+    }
+
+    /// Vectors in the index, tombstones included.
+    pub fn size(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn dead(&self) -> usize {
+        self.dead
     }
 
     pub fn live(&self) -> usize {

@@ -6,7 +6,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::cache::Usage;
+use crate::cache::{CachedResponse, PurgeScope, Usage};
+use crate::config::SemanticConfig;
 use crate::embedding::normalize;
 
 fn fields(value: Value) -> Map<String, Value> {
@@ -113,7 +114,24 @@ fn answer(ttl: Duration) -> Arc<CachedResponse> {
 }
 
 fn cache(config: SemanticConfig) -> SemanticCache {
-    SemanticCache::new(config, Arc::new(Metrics::new()))
+    SemanticCache::new(config, Arc::default(), Arc::new(Metrics::new()))
+}
+
+/// A local fill of `text` in partition `p` (scope `tenant:a`).
+fn put(
+    l2: &SemanticCache,
+    p: PartitionKey,
+    text: &str,
+    v: &Arc<[f32]>,
+    response: Arc<CachedResponse>,
+) -> bool {
+    l2.insert(NewEntry::local(
+        "tenant:a",
+        p,
+        text.to_string(),
+        Arc::clone(v),
+        response,
+    ))
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -123,12 +141,7 @@ fn a_close_enough_verified_candidate_is_a_hit() {
     let mut rng = StdRng::seed_from_u64(1);
     let l2 = cache(SemanticConfig::default());
     let (p, v, w) = ([1; 32], unit(&mut rng), unit(&mut rng));
-    l2.insert(
-        p,
-        "How do I reset my password?".into(),
-        Arc::clone(&v),
-        answer(HOUR),
-    );
+    put(&l2, p, "How do I reset my password?", &v, answer(HOUR));
     let q = near(&v, &w, 0.95);
     assert!(matches!(
         l2.lookup(&p, "how can I reset my password", &q, 0.9),
@@ -149,12 +162,7 @@ fn a_candidate_failing_a_guard_is_rejected() {
     let mut rng = StdRng::seed_from_u64(2);
     let l2 = cache(SemanticConfig::default());
     let (p, v) = ([1; 32], unit(&mut rng));
-    l2.insert(
-        p,
-        "Can I bake a cake with 3 eggs?".into(),
-        Arc::clone(&v),
-        answer(HOUR),
-    );
+    put(&l2, p, "Can I bake a cake with 3 eggs?", &v, answer(HOUR));
     match l2.lookup(&p, "Can I bake a cake with 4 eggs?", &v, 0.9) {
         Lookup::Rejected { why, .. } => assert_eq!(why, Rejection::Numbers),
         _ => panic!("must be rejected"),
@@ -166,7 +174,7 @@ fn expired_entries_are_never_returned_and_are_swept() {
     let mut rng = StdRng::seed_from_u64(3);
     let l2 = cache(SemanticConfig::default());
     let (p, v) = ([1; 32], unit(&mut rng));
-    l2.insert(p, "q".into(), Arc::clone(&v), answer(Duration::ZERO));
+    put(&l2, p, "q", &v, answer(Duration::ZERO));
     assert!(matches!(
         l2.lookup(&p, "q", &v, 0.5),
         Lookup::Miss { best: None }
@@ -184,7 +192,7 @@ fn the_entry_count_is_bounded_oldest_out_first() {
     });
     let vectors: Vec<_> = (0..25).map(|_| unit(&mut rng)).collect();
     for (i, v) in vectors.iter().enumerate() {
-        l2.insert([1; 32], format!("q{i}"), Arc::clone(v), answer(HOUR));
+        put(&l2, [1; 32], &format!("q{i}"), v, answer(HOUR));
     }
     assert_eq!(l2.len(), 10);
     assert!(matches!(
@@ -207,14 +215,9 @@ fn memory_is_bounded_too() {
     let mut last = unit(&mut rng);
     for i in 0..200 {
         last = unit(&mut rng);
-        l2.insert(
-            [1; 32],
-            format!("question {i}"),
-            Arc::clone(&last),
-            answer(HOUR),
-        );
+        put(&l2, [1; 32], &format!("question {i}"), &last, answer(HOUR));
     }
-    assert!(l2.read().bytes <= 20_000);
+    assert!(l2.stats().bytes <= 20_000);
     assert!(l2.len() < 200);
     // Evictions leave tombstones; a background rebuild clears them.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -256,7 +259,7 @@ async fn a_growing_partition_moves_to_hnsw_and_keeps_answering_during_rebuilds()
         })
     };
     for (i, v) in vectors.iter().enumerate() {
-        l2.insert([1; 32], format!("q{i}"), Arc::clone(v), answer(HOUR));
+        put(&l2, [1; 32], &format!("q{i}"), v, answer(HOUR));
     }
     let answered = searcher.await.unwrap();
     assert!(answered > 0);
@@ -278,4 +281,125 @@ async fn a_growing_partition_moves_to_hnsw_and_keeps_answering_during_rebuilds()
         })
         .count();
     assert!(found >= 390, "found {found}/400 after rebuilds");
+}
+
+fn remote(id: EntryId, scope: &str, p: PartitionKey, text: &str, v: &Arc<[f32]>) -> NewEntry {
+    let now = crate::cache::now_ms();
+    NewEntry {
+        id,
+        scope: scope.into(),
+        partition: p,
+        text: text.into(),
+        vector: Arc::clone(v),
+        stored_at_ms: now,
+        expires_at_ms: now + 60_000,
+        response: None,
+    }
+}
+
+#[test]
+fn the_same_fill_twice_is_one_entry() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let l2 = cache(SemanticConfig::default());
+    let v = unit(&mut rng);
+    assert!(put(&l2, [1; 32], "q", &v, answer(HOUR)));
+    assert!(!put(&l2, [1; 32], "q", &v, answer(HOUR)));
+    let id = entry_id(&[1; 32], "q");
+    assert!(!l2.insert(remote(id, "tenant:a", [1; 32], "q", &v)));
+    assert_eq!(l2.len(), 1);
+    assert_ne!(id, entry_id(&[2; 32], "q"));
+    assert_ne!(id, entry_id(&[1; 32], "q2"));
+}
+
+#[test]
+fn an_entry_from_another_node_answers_remotely_until_its_answer_is_attached() {
+    let mut rng = StdRng::seed_from_u64(8);
+    let l2 = cache(SemanticConfig::default());
+    let v = unit(&mut rng);
+    let id = entry_id(&[1; 32], "q");
+    assert!(l2.insert(remote(id, "tenant:a", [1; 32], "q", &v)));
+    match l2.lookup(&[1; 32], "q", &v, 0.9) {
+        Lookup::Hit {
+            answer: Answer::Remote(got),
+            ..
+        } => assert_eq!(got, id),
+        _ => panic!("a remote hit"),
+    }
+    assert_eq!(l2.stats().remote_bodies, 1);
+    l2.attach(&id, answer(HOUR));
+    assert!(matches!(
+        l2.lookup(&[1; 32], "q", &v, 0.9),
+        Lookup::Hit {
+            answer: Answer::Local(_),
+            ..
+        }
+    ));
+    l2.forget(&id);
+    assert!(l2.is_empty());
+}
+
+#[test]
+fn a_purge_drops_its_scope_only_and_its_mark_refuses_older_entries() {
+    let mut rng = StdRng::seed_from_u64(9);
+    let purges = Arc::new(crate::cache::Purges::default());
+    let l2 = SemanticCache::new(
+        SemanticConfig::default(),
+        Arc::clone(&purges),
+        Arc::new(Metrics::new()),
+    );
+    let (v, w) = (unit(&mut rng), unit(&mut rng));
+    assert!(l2.insert(remote([1; 16], "tenant:a", [1; 32], "a", &v)));
+    assert!(l2.insert(remote([2; 16], "tenant:b", [2; 32], "b", &w)));
+    let scope = PurgeScope::Scope("tenant:a".into());
+    let at = crate::cache::now_ms();
+    purges.record(&scope, at);
+    assert_eq!(l2.purge(&scope, at), 1);
+    assert!(matches!(
+        l2.lookup(&[1; 32], "a", &v, 0.5),
+        Lookup::Miss { best: None }
+    ));
+    assert!(matches!(
+        l2.lookup(&[2; 32], "b", &w, 0.9),
+        Lookup::Hit { .. }
+    ));
+    // A replay of an entry stored before the purge stays out.
+    let mut old = remote([3; 16], "tenant:a", [1; 32], "a", &v);
+    old.stored_at_ms = at - 1;
+    assert!(!l2.insert(old));
+}
+
+#[test]
+fn a_bulk_load_defers_the_move_to_hnsw_and_keeps_every_entry_searchable() {
+    let mut rng = StdRng::seed_from_u64(10);
+    let l2 = cache(SemanticConfig {
+        exact_scan_max: 50,
+        ..SemanticConfig::default()
+    });
+    let vectors: Vec<_> = (0..300).map(|_| unit(&mut rng)).collect();
+    let entries = vectors.iter().enumerate().map(|(i, v)| {
+        remote(
+            entry_id(&[1; 32], &i.to_string()),
+            "s",
+            [1; 32],
+            &i.to_string(),
+            v,
+        )
+    });
+    assert_eq!(l2.insert_all(entries), 300);
+    assert_eq!(l2.len(), 300);
+    for i in [0, 150, 299] {
+        assert!(matches!(
+            l2.lookup(&[1; 32], &i.to_string(), &vectors[i], 0.99),
+            Lookup::Hit { .. }
+        ));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while l2.rebuilding() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rebuild never finished"
+        );
+        std::thread::yield_now();
+    }
+    assert_eq!(l2.stats().hnsw_partitions, 1);
 }

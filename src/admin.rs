@@ -1,0 +1,124 @@
+//! The admin API, behind its own key (`admin.key`): node statistics, cache
+//! purges (applied on every node through the cluster log) and on-demand
+//! snapshots. Errors use the OpenAI error shape like every other route.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use crate::cache::{PurgeScope, scope_of};
+use crate::error::GatewayError;
+use crate::server::{Gateway, redis_status};
+use crate::snapshot;
+
+pub fn routes() -> Router<Arc<Gateway>> {
+    Router::new()
+        .route("/admin/stats", get(stats))
+        .route("/admin/cache/purge", post(purge))
+        .route("/admin/snapshot", post(snapshot))
+}
+
+/// `GET /admin/stats`: entries, bytes, index size, tombstones, sync position
+/// and lag, Redis status, snapshot progress.
+async fn stats(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    if let Err(e) = gw.admin.check(&headers) {
+        return e.into_response();
+    }
+    let (l1_entries, l1_bytes) = gw.cache.usage();
+    let cluster = &gw.cluster;
+    let readiness = &cluster.readiness;
+    let l2 = gw.l2.as_ref().map(|l2| {
+        json!({
+            "embedder": l2.embedder.id(),
+            "dimensions": l2.embedder.dim(),
+            "index": l2.cache.stats(),
+        })
+    });
+    let sync = cluster.sync_state();
+    let lag_ms = sync.last_lag_ms;
+    axum::Json(json!({
+        "node": cluster.node(),
+        "ready": readiness.ready(),
+        "redis": redis_status(&gw).await,
+        "l1": {"entries": l1_entries, "bytes": l1_bytes},
+        "l2": l2,
+        "sync": {"state": sync, "last_lag_ms": lag_ms},
+        "snapshot": {
+            "enabled": cluster.snapshots_enabled(),
+            "path": snapshot::path_of(cluster),
+            "loading": {
+                "done": readiness.load_done.load(Ordering::Relaxed),
+                "total": readiness.load_total.load(Ordering::Relaxed),
+                "loaded": readiness.loaded.load(Ordering::Acquire),
+            },
+        },
+    }))
+    .into_response()
+}
+
+/// `POST /admin/cache/purge` with `{"tenant": "<name>"}`, `{"scope":
+/// "<scope>"}` or `{"all": true}`: removes L1 and L2 entries on every node.
+async fn purge(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(e) = gw.admin.check(&headers) {
+        return e.into_response();
+    }
+    let scope = match purge_scope(&gw, &body) {
+        Ok(scope) => scope,
+        Err(e) => return e.into_response(),
+    };
+    axum::Json(gw.cluster.purge(scope).await).into_response()
+}
+
+/// The scope a purge body names. A tenant's scope is its shared scope when
+/// it has one (purging it purges what the tenants sharing it stored).
+fn purge_scope(gw: &Gateway, body: &[u8]) -> Result<PurgeScope, GatewayError> {
+    let usage =
+        "body must be one of {\"tenant\": \"<name>\"}, {\"scope\": \"<scope>\"}, {\"all\": true}";
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| GatewayError::bad_request(format!("{usage}: {e}")))?;
+    let object = value
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .ok_or_else(|| GatewayError::bad_request(usage))?;
+    let text = |v: &Value| {
+        v.as_str()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| GatewayError::bad_request(usage))
+    };
+    match object.iter().next() {
+        Some((k, Value::Bool(true))) if k == "all" => Ok(PurgeScope::All),
+        Some((k, v)) if k == "scope" => Ok(PurgeScope::Scope(text(v)?)),
+        Some((k, v)) if k == "tenant" => {
+            let name = text(v)?;
+            let tenants = &gw.config.tenants;
+            let tenant = tenants.iter().find(|t| t.name == name);
+            let shared = tenant.and_then(|t| t.cache.shared_scope.as_deref());
+            Ok(PurgeScope::Scope(scope_of(&name, shared)))
+        }
+        _ => Err(GatewayError::bad_request(usage)),
+    }
+}
+
+/// `POST /admin/snapshot`: writes this node's snapshot now.
+async fn snapshot(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    if let Err(e) = gw.admin.check(&headers) {
+        return e.into_response();
+    }
+    if !gw.cluster.snapshots_enabled() {
+        let message = "snapshots are off (cluster.snapshots, or no semantic cache)";
+        return GatewayError::bad_request(message).into_response();
+    }
+    match snapshot::save(Arc::clone(&gw.cluster)).await {
+        Ok(written) => axum::Json(written).into_response(),
+        Err(_) => GatewayError::Internal.into_response(),
+    }
+}

@@ -1,0 +1,270 @@
+//! The snapshot file: a fixed little-endian header — magic, format version,
+//! embedder id and dimension, stream position, entry count, payload length
+//! and the payload's SHA-256 — then an `rkyv` archive of the L2 entries and
+//! the purge marks. Nothing in a file is trusted before every check passed:
+//! lengths, version, embedder, checksum, then `rkyv::access` (validating,
+//! never the unchecked path).
+
+use rkyv::rancor;
+use rkyv::util::AlignedVec;
+use sha2::{Digest, Sha256};
+
+const MAGIC: &[u8; 8] = b"GWSNAP\r\n";
+/// Bumped whenever the header or the archived types change.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(rkyv::Archive, rkyv::Serialize, Debug, Clone, PartialEq)]
+pub struct Payload {
+    pub entries: Vec<SnapEntry>,
+    pub purges: Vec<SnapPurge>,
+}
+
+#[derive(rkyv::Archive, rkyv::Serialize, Debug, Clone, PartialEq)]
+pub struct SnapEntry {
+    pub id: [u8; 16],
+    pub scope: String,
+    pub partition: [u8; 32],
+    pub text: String,
+    pub vector: Vec<f32>,
+    pub stored_at_ms: u64,
+    pub expires_at_ms: u64,
+    /// The answer, when the node held it (else it is in Redis).
+    pub body: Option<SnapBody>,
+}
+
+#[derive(rkyv::Archive, rkyv::Serialize, Debug, Clone, PartialEq)]
+pub struct SnapBody {
+    pub bytes: Vec<u8>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+#[derive(rkyv::Archive, rkyv::Serialize, Debug, Clone, PartialEq)]
+pub struct SnapPurge {
+    /// `*` for everything.
+    pub scope: String,
+    pub at_ms: u64,
+}
+
+/// What the header says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub version: u32,
+    pub embedder: String,
+    pub dim: u32,
+    /// The last cluster log id applied before the snapshot (`0`: none).
+    pub position: String,
+    pub entries: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error("not a snapshot (bad magic)")]
+    Magic,
+    #[error("truncated ({0})")]
+    Truncated(&'static str),
+    #[error("format version {found}, this build reads {FORMAT_VERSION}")]
+    Version { found: u32 },
+    #[error("made with embedder {found}, this node uses {expected}")]
+    Embedder { found: String, expected: String },
+    #[error("checksum mismatch")]
+    Checksum,
+    #[error("archive invalid: {0}")]
+    Archive(String),
+}
+
+/// The whole file: header then payload.
+pub fn encode(header: &Header, payload: &Payload) -> Result<Vec<u8>, FormatError> {
+    let archive = rkyv::to_bytes::<rancor::Error>(payload)
+        .map_err(|e| FormatError::Archive(e.to_string()))?;
+    let mut out = Vec::with_capacity(archive.len() + 128);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&header.version.to_le_bytes());
+    put_str(&mut out, &header.embedder);
+    out.extend_from_slice(&header.dim.to_le_bytes());
+    put_str(&mut out, &header.position);
+    out.extend_from_slice(&header.entries.to_le_bytes());
+    out.extend_from_slice(&(archive.len() as u64).to_le_bytes());
+    out.extend_from_slice(&Sha256::digest(&archive));
+    out.extend_from_slice(&archive);
+    Ok(out)
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    let len = s.len().min(u16::MAX as usize);
+    out.extend_from_slice(&(len as u16).to_le_bytes());
+    out.extend_from_slice(&s.as_bytes()[..len]);
+}
+
+/// Reads fields off the front of a byte slice, failing on a short read.
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], FormatError> {
+        if self.0.len() < n {
+            return Err(FormatError::Truncated(what));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn u16(&mut self, what: &'static str) -> Result<u16, FormatError> {
+        let b = self.take(2, what)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    fn u32(&mut self, what: &'static str) -> Result<u32, FormatError> {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(self.take(4, what)?);
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn u64(&mut self, what: &'static str) -> Result<u64, FormatError> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.take(8, what)?);
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn string(&mut self, what: &'static str) -> Result<String, FormatError> {
+        let len = self.u16(what)? as usize;
+        let bytes = self.take(len, what)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| FormatError::Archive(what.into()))
+    }
+}
+
+/// Checks the header against this node's embedder and the payload against
+/// its checksum; returns the header and the payload, copied to an aligned
+/// buffer for `rkyv`.
+pub fn decode(
+    bytes: &[u8],
+    embedder: &str,
+    dim: usize,
+) -> Result<(Header, AlignedVec), FormatError> {
+    let mut c = Cursor(bytes);
+    if c.take(MAGIC.len(), "magic")? != MAGIC {
+        return Err(FormatError::Magic);
+    }
+    let version = c.u32("version")?;
+    if version != FORMAT_VERSION {
+        return Err(FormatError::Version { found: version });
+    }
+    let found_embedder = c.string("embedder")?;
+    let found_dim = c.u32("dimension")?;
+    if found_embedder != embedder || found_dim as usize != dim {
+        return Err(FormatError::Embedder {
+            found: format!("{found_embedder}/{found_dim}"),
+            expected: format!("{embedder}/{dim}"),
+        });
+    }
+    let position = c.string("position")?;
+    let entries = c.u64("entry count")?;
+    let len = c.u64("payload length")?;
+    let checksum = c.take(32, "checksum")?;
+    let len = usize::try_from(len).map_err(|_| FormatError::Truncated("payload"))?;
+    let payload = c.take(len, "payload")?;
+    if !c.0.is_empty() {
+        return Err(FormatError::Archive("bytes after the payload".into()));
+    }
+    if Sha256::digest(payload).as_slice() != checksum {
+        return Err(FormatError::Checksum);
+    }
+    let mut aligned = AlignedVec::<16>::with_capacity(payload.len());
+    aligned.extend_from_slice(payload);
+    let header = Header {
+        version,
+        embedder: found_embedder,
+        dim: found_dim,
+        position,
+        entries,
+    };
+    Ok((header, aligned))
+}
+
+/// The validated archive inside a decoded payload.
+pub fn access(payload: &AlignedVec) -> Result<&ArchivedPayload, FormatError> {
+    rkyv::access::<ArchivedPayload, rancor::Error>(payload)
+        .map_err(|e| FormatError::Archive(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> (Header, Payload) {
+        let header = Header {
+            version: FORMAT_VERSION,
+            embedder: "local:all-MiniLM-L6-v2".into(),
+            dim: 3,
+            position: "1700000000000-3".into(),
+            entries: 1,
+        };
+        let payload = Payload {
+            entries: vec![SnapEntry {
+                id: [1; 16],
+                scope: "tenant:a".into(),
+                partition: [2; 32],
+                text: "q".into(),
+                vector: vec![0.5, -0.25, 1.0],
+                stored_at_ms: 5,
+                expires_at_ms: 9,
+                body: Some(SnapBody {
+                    bytes: b"{}".to_vec(),
+                    prompt_tokens: 3,
+                    completion_tokens: 4,
+                }),
+            }],
+            purges: vec![SnapPurge {
+                scope: "*".into(),
+                at_ms: 4,
+            }],
+        };
+        (header, payload)
+    }
+
+    #[test]
+    fn a_snapshot_round_trips() {
+        let (header, payload) = sample();
+        let bytes = encode(&header, &payload).unwrap();
+        let (read, aligned) = decode(&bytes, &header.embedder, 3).unwrap();
+        assert_eq!(read, header);
+        let archived = access(&aligned).unwrap();
+        let entry = &archived.entries[0];
+        assert_eq!(entry.text.as_str(), "q");
+        assert_eq!(entry.vector[1].to_native(), -0.25);
+        assert_eq!(entry.expires_at_ms.to_native(), 9);
+        assert_eq!(archived.purges[0].scope.as_str(), "*");
+    }
+
+    #[test]
+    fn truncated_flipped_foreign_or_mismatched_files_are_refused() {
+        let (header, payload) = sample();
+        let bytes = encode(&header, &payload).unwrap();
+        let embedder = header.embedder.as_str();
+        for cut in [0, 5, 20, bytes.len() / 2, bytes.len() - 1] {
+            assert!(decode(&bytes[..cut], embedder, 3).is_err(), "cut at {cut}");
+        }
+        for at in [0, 9, bytes.len() - 10] {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 0x40;
+            assert!(decode(&flipped, embedder, 3).is_err(), "flip at {at}");
+        }
+        let mut version = bytes.clone();
+        version[8] = 99;
+        assert!(matches!(
+            decode(&version, embedder, 3),
+            Err(FormatError::Version { found: 99 })
+        ));
+        assert!(matches!(
+            decode(&bytes, "remote:other", 3),
+            Err(FormatError::Embedder { .. })
+        ));
+        assert!(matches!(
+            decode(&bytes, embedder, 384),
+            Err(FormatError::Embedder { .. })
+        ));
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode(&longer, embedder, 3).is_err());
+    }
+}
