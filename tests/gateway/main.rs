@@ -2,6 +2,7 @@
 
 mod cache;
 mod cli;
+mod cluster;
 mod errors;
 mod proxy;
 mod ratelimit;

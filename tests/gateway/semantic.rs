@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-fn model_dir() -> PathBuf {
+pub fn model_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2");
     assert!(
         dir.join("model.safetensors").is_file(),
@@ -19,12 +19,12 @@ fn model_dir() -> PathBuf {
     dir
 }
 
-fn with_l2(config: &mut Config) {
+pub fn with_l2(config: &mut Config) {
     config.embedding.kind = EmbedderKind::Local;
     config.embedding.model_dir = model_dir();
 }
 
-async fn ask(
+pub async fn ask(
     gw: &TestGateway,
     key: &str,
     body: &Value,
@@ -52,7 +52,7 @@ async fn ask(
     (label, similarity)
 }
 
-fn question(system: &str, user: &str) -> Value {
+pub fn question(system: &str, user: &str) -> Value {
     json!({"model": "mock-model", "messages": [
         {"role": "system", "content": system}, {"role": "user", "content": user}]})
 }

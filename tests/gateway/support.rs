@@ -80,8 +80,10 @@ pub fn config_for(mock: &MockUpstream) -> Config {
         ..Config::default()
     };
     config.server.shutdown_grace_secs = 10;
-    // Tests that need the semantic cache turn it on (see semantic.rs).
+    // Tests that need the semantic cache turn it on (see semantic.rs), and
+    // those that need snapshots give them a directory of their own (cluster.rs).
     config.embedding.kind = g_aigateway::config::EmbedderKind::Off;
+    config.cluster.snapshots = false;
     config
 }
 
