@@ -14,7 +14,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use common::*;
@@ -36,43 +36,6 @@ fn huge_limits() -> TenantLimits {
         tokens_per_minute: Some(1_000_000_000),
         ..TenantLimits::default()
     }
-}
-
-fn start_redis() -> (Child, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let mut child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server must be installed (Debian: apt-get install redis-server)");
-    for _ in 0..200 {
-        if redis_cli(port, &["PING"]).trim() == "PONG" {
-            return (child, port);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("redis-server did not start");
-}
-
-fn redis_cli(port: u16, args: &[&str]) -> String {
-    let output = Command::new("redis-cli")
-        .args(["-p", &port.to_string()])
-        .args(args)
-        .output()
-        .expect("redis-cli must be installed (Debian: apt-get install redis-tools)");
-    String::from_utf8_lossy(&output.stdout).to_string()
 }
 
 /// Calls of `command` so far, from INFO commandstats.

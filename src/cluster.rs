@@ -78,6 +78,8 @@ pub struct Cluster {
     purges: Arc<Purges>,
     metrics: Arc<Metrics>,
     sync: Mutex<SyncState>,
+    /// Ids of log entries as they are applied (for observers: benchmarks, tools).
+    applied: tokio::sync::broadcast::Sender<EntryId>,
     pub readiness: Readiness,
 }
 
@@ -102,8 +104,15 @@ impl Cluster {
                 position: "0".into(),
                 ..SyncState::default()
             }),
+            applied: tokio::sync::broadcast::channel(4096).0,
             readiness: Readiness::default(),
         }
+    }
+
+    /// Every log entry applied from now on, by id (a slow receiver loses the
+    /// oldest; nothing waits for receivers).
+    pub fn applied_events(&self) -> tokio::sync::broadcast::Receiver<EntryId> {
+        self.applied.subscribe()
     }
 
     pub fn node(&self) -> &str {

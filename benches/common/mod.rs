@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -248,4 +249,43 @@ pub fn sample_body() -> String {
         "temperature": 0.2,
     })
     .to_string()
+}
+
+/// A `redis-server` on a free port (no persistence) and its port.
+pub fn start_redis() -> (Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed (Debian: apt-get install redis-server)");
+    for _ in 0..200 {
+        if redis_cli(port, &["PING"]).trim() == "PONG" {
+            return (child, port);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("redis-server did not start");
+}
+
+/// `redis-cli -p <port> <args>`, its standard output.
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli must be installed (Debian: apt-get install redis-tools)");
+    String::from_utf8_lossy(&output.stdout).to_string()
 }

@@ -73,16 +73,17 @@ impl Cluster {
         self.load_purge_marks(shared).await;
         let block = self.config.read_block_ms;
         let limit = Duration::from_millis(block) + Duration::from_secs(5);
+        // Until the first short read, read without blocking: a node with
+        // nothing to catch up is ready at once, not after one block period.
+        let mut caught_up = false;
         loop {
             let position = self.sync_state().position;
             let mut read = redis::cmd("XREAD");
-            read.arg("COUNT")
-                .arg(self.config.read_batch)
-                .arg("BLOCK")
-                .arg(block)
-                .arg("STREAMS")
-                .arg(&key)
-                .arg(&position);
+            read.arg("COUNT").arg(self.config.read_batch);
+            if caught_up {
+                read.arg("BLOCK").arg(block);
+            }
+            read.arg("STREAMS").arg(&key).arg(&position);
             let reply = tokio::select! {
                 r = shared.bounded("l2_log_read", limit, read.query_async::<Option<StreamReadReply>>(connection)) => r,
                 () = shutdown.cancelled() => return,
@@ -100,7 +101,8 @@ impl Cluster {
                 self.apply(&entry.id, &entry.map);
                 self.update_sync(|s| s.position = entry.id);
             }
-            if count < self.config.read_batch {
+            if count < self.config.read_batch && !caught_up {
+                caught_up = true;
                 self.update_sync(|s| s.caught_up = true);
                 self.readiness.synced.store(true, Ordering::Release);
             }
@@ -112,8 +114,9 @@ impl Cluster {
     fn apply(&self, id: &str, fields: &std::collections::HashMap<String, redis::Value>) {
         match Event::parse(fields) {
             Ok(Event::Fill(fill)) => {
-                let stored = fill.stored_at_ms;
+                let (stored, entry) = (fill.stored_at_ms, fill.id);
                 if self.apply_fill(fill) {
+                    let _ = self.applied.send(entry);
                     let lag = now_ms().saturating_sub(stored);
                     self.metrics.cluster_applied(Duration::from_millis(lag));
                     self.update_sync(|s| {
