@@ -416,7 +416,7 @@ impl Default for SemanticConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterConfig {
     /// This node's name: its snapshot file and the `node` of its log entries
-    /// (default: `$HOSTNAME`, else `node`). Must be unique and stable per node.
+    /// (default: the host name, else `node`). Must be unique and stable per node.
     pub node_id: Option<String>,
     /// Approximate length the vector log is trimmed to (`XADD MAXLEN ~`); a
     /// new node can rebuild from at most this many entries.
@@ -448,11 +448,12 @@ impl Default for ClusterConfig {
 }
 
 impl ClusterConfig {
-    /// The configured node id, else `$HOSTNAME`, else `node`.
+    /// The configured node id, else the host name, else `node`.
     pub fn node(&self) -> String {
         self.node_id
             .clone()
             .or_else(|| std::env::var("HOSTNAME").ok())
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
             .map(|n| n.trim().to_string())
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "node".into())

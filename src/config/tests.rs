@@ -165,3 +165,33 @@ fn the_example_config_file_is_valid() {
     let config = Config::load(Some(&path), &Env::new()).expect("example config loads");
     assert!(!config.tenants.is_empty());
 }
+
+#[test]
+fn a_redis_cluster_takes_several_seed_urls_and_a_single_redis_does_not() {
+    let seeds = "redis://10.0.0.1:6379, redis://10.0.0.2:6379";
+    let err = load_text("", &[("REDIS_URL", seeds)]).unwrap_err();
+    assert!(err.to_string().contains("redis.cluster"), "{err}");
+    let config = load_text("", &[("REDIS_URL", seeds), ("REDIS_CLUSTER", "true")]).unwrap();
+    assert!(config.redis.cluster);
+    let err = load_text(
+        "",
+        &[
+            ("REDIS_URL", "redis://a,http://b"),
+            ("REDIS_CLUSTER", "true"),
+        ],
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("redis://"), "{err}");
+}
+
+#[test]
+fn the_node_id_names_a_file_so_it_is_checked() {
+    let config = load_text("", &[("GATEWAY_NODE_ID", "gw-1.eu")]).unwrap();
+    assert_eq!(config.cluster.node(), "gw-1.eu");
+    for bad in ["../etc", "a b", "x/y"] {
+        let err = load_text("", &[("GATEWAY_NODE_ID", bad)]).unwrap_err();
+        assert!(err.to_string().contains("GATEWAY_NODE_ID"), "{bad}: {err}");
+    }
+    let err = load_text("[cluster]\nread_batch = 0\n", &[]).unwrap_err();
+    assert!(err.to_string().contains("read_batch"), "{err}");
+}
