@@ -124,8 +124,18 @@ impl Partition {
         self.pending.clear();
     }
 
-    /// Swaps in `built` (made from the live ids `built_ids`), after replaying
-    /// what was inserted meanwhile. `vector_of` answers for live ids only.
+    /// Ids inserted since the rebuild started (and not yet handed over).
+    pub fn take_pending(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.pending)
+    }
+
+    /// How many inserts arrived since the rebuild started.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Swaps in `built` (made from the ids `built_ids`), after replaying what
+    /// is still pending. `vector_of` answers for live ids only.
     pub fn finish_rebuild(
         &mut self,
         built: (Arc<dyn VectorIndex>, bool),

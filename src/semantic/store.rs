@@ -8,6 +8,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::partition::{self, Partition};
+
+/// Inserts a finished rebuild replays under the store's lock; more are
+/// replayed outside it first.
+const HANDOVER: usize = 256;
 use super::{EntryId, Guards, PartitionKey, Rejection};
 use crate::cache::{CachedResponse, PurgeScope, Purges, now_ms};
 use crate::config::SemanticConfig;
@@ -434,16 +438,36 @@ impl SemanticCache {
         let metrics = Arc::clone(&self.metrics);
         let build = move || {
             let built = partition::build(&live, exact_max);
-            let built_ids = live.iter().map(|(slot, _)| *slot).collect();
-            let mut store = shared.write().unwrap_or_else(PoisonError::into_inner);
-            let Store {
-                partitions,
-                entries,
-                ..
-            } = &mut *store;
-            if let Some(part) = partitions.get_mut(&partition) {
-                let vector_of = |slot| entries.get(&slot).map(|e| Arc::clone(&e.vector));
-                part.finish_rebuild(built, built_ids, vector_of);
+            let mut built_ids: Vec<usize> = live.iter().map(|(slot, _)| *slot).collect();
+            drop(live);
+            // Inserts that arrived meanwhile go into the new index outside
+            // the lock, round after round, until few enough are left to hand
+            // over under it: a bulk load never blocks searches for long.
+            loop {
+                let mut store = shared.write().unwrap_or_else(PoisonError::into_inner);
+                let Store {
+                    partitions,
+                    entries,
+                    ..
+                } = &mut *store;
+                let Some(part) = partitions.get_mut(&partition) else {
+                    return;
+                };
+                if part.pending() <= HANDOVER {
+                    let vector_of = |slot| entries.get(&slot).map(|e| Arc::clone(&e.vector));
+                    part.finish_rebuild(built, built_ids, vector_of);
+                    break;
+                }
+                let late: Vec<(usize, Arc<[f32]>)> = part
+                    .take_pending()
+                    .into_iter()
+                    .filter_map(|slot| Some((slot, Arc::clone(&entries.get(&slot)?.vector))))
+                    .collect();
+                drop(store);
+                for (slot, vector) in &late {
+                    built.0.insert(*slot, vector);
+                    built_ids.push(*slot);
+                }
             }
             metrics.l2_rebuild();
         };
