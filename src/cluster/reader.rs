@@ -138,6 +138,8 @@ impl Cluster {
 
     /// If the stream's newest entry is older than our position, Redis lost
     /// the stream (a restart without persistence): start over from its start.
+    /// If its oldest is newer, it was trimmed past us: what was trimmed is
+    /// lost to this node, which keeps what it has and reads all that is left.
     async fn check_position(
         &self,
         shared: &Shared,
@@ -145,21 +147,19 @@ impl Cluster {
         key: &str,
     ) -> Result<(), crate::shared::SharedError> {
         let position = self.sync_state().position;
-        let mut last = redis::cmd("XREVRANGE");
-        last.arg(key).arg("+").arg("-").arg("COUNT").arg(1);
-        let limit = Duration::from_secs(5);
-        let reply: StreamRangeReply = shared
-            .bounded("l2_log_read", limit, last.query_async(connection))
-            .await?;
-        let newest = reply
-            .ids
-            .first()
-            .and_then(|e| stream_id(&e.id))
-            .unwrap_or((0, 0));
         let ours = stream_id(&position).unwrap_or((0, 0));
+        if ours == (0, 0) {
+            return Ok(());
+        }
+        let newest = end_of(shared, connection, key, "XREVRANGE", ["+", "-"]).await?;
         if ours > newest {
             tracing::warn!(position = %position, "the cluster log is behind this node's position (Redis lost it?): reading it from the start");
             self.update_sync(|s| s.position = "0".into());
+            return Ok(());
+        }
+        let oldest = end_of(shared, connection, key, "XRANGE", ["-", "+"]).await?;
+        if oldest > ours {
+            tracing::warn!(position = %position, "the cluster log was trimmed past this node's position: rebuilding from what it holds");
         }
         Ok(())
     }
@@ -175,4 +175,26 @@ impl Cluster {
             self.apply_purge(&PurgeScope::from_label(&label), at_ms);
         }
     }
+}
+
+/// The id of the first entry `command` (XRANGE or XREVRANGE) returns over
+/// `range`; `(0, 0)` for an empty or missing stream.
+async fn end_of(
+    shared: &Shared,
+    connection: &mut Connection,
+    key: &str,
+    command: &str,
+    range: [&str; 2],
+) -> Result<(u64, u64), crate::shared::SharedError> {
+    let mut cmd = redis::cmd(command);
+    cmd.arg(key).arg(range[0]).arg(range[1]).arg("COUNT").arg(1);
+    let limit = Duration::from_secs(5);
+    let reply: StreamRangeReply = shared
+        .bounded("l2_log_read", limit, cmd.query_async(connection))
+        .await?;
+    Ok(reply
+        .ids
+        .first()
+        .and_then(|e| stream_id(&e.id))
+        .unwrap_or((0, 0)))
 }
