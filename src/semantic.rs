@@ -9,6 +9,7 @@
 //! graph holds over 20 % tombstones is rebuilt in the background and swapped
 //! in, so no request waits for a rebuild.
 
+mod entry;
 mod partition;
 mod store;
 pub mod verify;
@@ -20,7 +21,8 @@ use sha2::{Digest, Sha256};
 
 use crate::cache::{Purges, canonical_json};
 use crate::metrics::Metrics;
-pub use store::{Answer, Lookup, NewEntry, SemanticCache, Stats};
+pub use entry::{Answer, Lookup, NewEntry, Stats};
+pub use store::SemanticCache;
 pub use verify::{Guards, Rejection};
 
 /// The partition a request searches in: SHA-256 over everything in the L1 key

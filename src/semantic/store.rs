@@ -7,95 +7,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::partition::{self, Partition};
-
-/// Inserts a finished rebuild replays under the store's lock; more are
-/// replayed outside it first.
-const HANDOVER: usize = 256;
-use super::{EntryId, Guards, PartitionKey, Rejection};
+use super::entry::{Answer, Lookup, NewEntry, Stats};
+use super::partition::Partition;
+use super::{EntryId, Guards, PartitionKey};
 use crate::cache::{CachedResponse, PurgeScope, Purges, now_ms};
 use crate::config::SemanticConfig;
 use crate::metrics::Metrics;
 
-/// An entry to add (from a local fill, the cluster log or a snapshot).
-#[derive(Clone)]
-pub struct NewEntry {
-    pub id: EntryId,
-    /// The cache scope (tenant or shared scope) the entry belongs to.
-    pub scope: Arc<str>,
-    pub partition: PartitionKey,
-    pub text: String,
-    pub vector: Arc<[f32]>,
-    pub stored_at_ms: u64,
-    pub expires_at_ms: u64,
-    /// The answer; `None` when it is only in Redis (`{prefix}l2:e:{id}`).
-    pub response: Option<Arc<CachedResponse>>,
-}
-
-impl NewEntry {
-    /// A node's own fill of `response`.
-    pub fn local(
-        scope: &str,
-        partition: PartitionKey,
-        text: String,
-        vector: Arc<[f32]>,
-        response: Arc<CachedResponse>,
-    ) -> Self {
-        Self {
-            id: super::entry_id(&partition, &text),
-            scope: scope.into(),
-            partition,
-            text,
-            vector,
-            stored_at_ms: response.stored_at_ms,
-            expires_at_ms: response.expires_at_ms,
-            response: Some(response),
-        }
-    }
-
-    fn bytes(&self) -> usize {
-        let body = self.response.as_ref().map_or(0, |r| r.weight() as usize);
-        self.vector.len() * 4 + self.text.len() + self.scope.len() + body + 128
-    }
-}
-
-/// The answer of a hit.
-pub enum Answer {
-    Local(Arc<CachedResponse>),
-    /// Held in Redis only: fetch it, then [`SemanticCache::attach`] it.
-    Remote(EntryId),
-}
-
-pub enum Lookup {
-    Hit {
-        answer: Answer,
-        similarity: f32,
-    },
-    /// Best candidate refused by a guard.
-    Rejected {
-        similarity: f32,
-        why: Rejection,
-    },
-    /// Nothing at or above the threshold (`best`: the closest, if any).
-    Miss {
-        best: Option<f32>,
-    },
-}
-
-/// Figures for `/admin/stats`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Stats {
-    pub entries: usize,
-    pub bytes: usize,
-    /// Entries whose answer is in Redis only.
-    pub remote_bodies: usize,
-    pub partitions: usize,
-    pub hnsw_partitions: usize,
-    /// Vectors in the indexes, tombstones included.
-    pub indexed: usize,
-    pub tombstones: usize,
-    pub rebuilding: usize,
-}
+mod rebuild;
 
 #[derive(Default)]
 struct Store {
@@ -414,71 +333,5 @@ impl SemanticCache {
             stats.rebuilding += usize::from(part.rebuilding());
         }
         stats
-    }
-
-    /// Starts a background rebuild of `partition` if its index is over 20 %
-    /// dead or has outgrown the exact scan.
-    fn maybe_rebuild(&self, store: &mut Store, partition: PartitionKey) {
-        let Some(part) = store.partitions.get_mut(&partition) else {
-            return;
-        };
-        if !part.needs_rebuild() {
-            return;
-        }
-        part.start_rebuild();
-        let live: Vec<(usize, Arc<[f32]>)> = part
-            .ids()
-            .filter_map(|slot| {
-                let entry = store.entries.get(&slot)?;
-                Some((slot, Arc::clone(&entry.vector)))
-            })
-            .collect();
-        let shared = Arc::clone(&self.store);
-        let exact_max = self.config.exact_scan_max;
-        let metrics = Arc::clone(&self.metrics);
-        let build = move || {
-            let built = partition::build(&live, exact_max);
-            let mut built_ids: Vec<usize> = live.iter().map(|(slot, _)| *slot).collect();
-            drop(live);
-            // Inserts that arrived meanwhile go into the new index outside
-            // the lock, round after round, until few enough are left to hand
-            // over under it: a bulk load never blocks searches for long.
-            loop {
-                let mut store = shared.write().unwrap_or_else(PoisonError::into_inner);
-                let Store {
-                    partitions,
-                    entries,
-                    ..
-                } = &mut *store;
-                let Some(part) = partitions.get_mut(&partition) else {
-                    return;
-                };
-                if part.pending() <= HANDOVER {
-                    let vector_of = |slot| entries.get(&slot).map(|e| Arc::clone(&e.vector));
-                    part.finish_rebuild(built, built_ids, vector_of);
-                    break;
-                }
-                let late: Vec<(usize, Arc<[f32]>)> = part
-                    .take_pending()
-                    .into_iter()
-                    .filter_map(|slot| Some((slot, Arc::clone(&entries.get(&slot)?.vector))))
-                    .collect();
-                drop(store);
-                for (slot, vector) in &late {
-                    built.0.insert(*slot, vector);
-                    built_ids.push(*slot);
-                }
-            }
-            metrics.l2_rebuild();
-        };
-        // Never inline: `build` takes the store's write lock, held by our caller.
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn_blocking(build);
-            }
-            Err(_) => {
-                std::thread::spawn(build);
-            }
-        }
     }
 }
