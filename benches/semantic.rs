@@ -111,7 +111,7 @@ fn vectors(n: usize) -> (Vec<Vec<f32>>, &'static str) {
 
 fn index_phase(full: bool) {
     let sizes: &[usize] = if full {
-        &[100, 1_000, 2_000, 5_000, 10_000, 100_000]
+        &[100, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000]
     } else {
         &[100, 1_000]
     };
@@ -136,8 +136,8 @@ fn index_phase(full: bool) {
             hnsw.insert(i, v);
         }
         let insert_rate = n as f64 / started.elapsed().as_secs_f64();
-        // The stored vector plus ~2 x 24 layer-0 links of 8-byte ids and bookkeeping.
-        let per_entry = (384 * 4 + 2 * 24 * 8 + 64) as f64;
+        // The stored vector plus ~2 x 16 layer-0 links of 8-byte ids and bookkeeping.
+        let per_entry = (384 * 4 + 2 * 16 * 8 + 64) as f64;
         let (mut he, mut hh, mut agree) = (histogram(), histogram(), 0);
         for q in queries {
             let t = Instant::now();
@@ -146,7 +146,12 @@ fn index_phase(full: bool) {
             let t = Instant::now();
             let h = hnsw.search(q, 1, &|_| true);
             let _ = hh.record(t.elapsed().as_micros().max(1) as u64);
-            if e.first().map(|x| x.0) == h.first().map(|x| x.0) {
+            // QQP repeats questions: a tie with the exact top-1 is as good.
+            let (best, got) = (e.first(), h.first());
+            if best
+                .zip(got)
+                .is_some_and(|(b, g)| g.0 == b.0 || g.1 >= b.1 - 1e-6)
+            {
                 agree += 1;
             }
         }

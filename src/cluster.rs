@@ -78,6 +78,9 @@ pub struct Cluster {
     purges: Arc<Purges>,
     metrics: Arc<Metrics>,
     sync: Mutex<SyncState>,
+    /// Held while a snapshot is written: periodic, admin and shutdown writes
+    /// share one temp file.
+    snapshot_writer: Mutex<()>,
     /// Ids of log entries as they are applied (for observers: benchmarks, tools).
     applied: tokio::sync::broadcast::Sender<EntryId>,
     pub readiness: Readiness,
@@ -104,6 +107,7 @@ impl Cluster {
                 position: "0".into(),
                 ..SyncState::default()
             }),
+            snapshot_writer: Mutex::new(()),
             applied: tokio::sync::broadcast::channel(4096).0,
             readiness: Readiness::default(),
         }
@@ -125,6 +129,13 @@ impl Cluster {
 
     pub fn l2(&self) -> Option<&Arc<L2>> {
         self.l2.as_ref()
+    }
+
+    /// One snapshot writer at a time.
+    pub fn snapshot_writer(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.snapshot_writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {

@@ -60,8 +60,9 @@ pub fn path_of(cluster: &Cluster) -> PathBuf {
 
 /// Writes the node's snapshot (blocking: call off the async runtime).
 pub fn write(cluster: &Cluster) -> Result<Written, SnapshotError> {
-    let started = Instant::now();
     let l2 = cluster.l2().ok_or(SnapshotError::Disabled)?;
+    let _writer = cluster.snapshot_writer();
+    let started = Instant::now();
     // Position first: whatever is applied after it is replayed on load
     // (ids make the replay idempotent), never skipped.
     let position = cluster.sync_state().position;
