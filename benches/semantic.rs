@@ -81,7 +81,7 @@ fn embedding_phase(model: &LocalModel, full: bool) {
 }
 
 /// Real QQP vectors from the `l2-eval` cache, else random unit vectors.
-fn vectors(n: usize) -> (Vec<Vec<f32>>, &'static str) {
+fn vectors(n: usize) -> (Vec<Arc<[f32]>>, &'static str) {
     let mut real = Vec::new();
     if let Ok(dir) = std::fs::read_dir("target/l2-eval") {
         for entry in dir.flatten() {
@@ -90,6 +90,7 @@ fn vectors(n: usize) -> (Vec<Vec<f32>>, &'static str) {
                     row.chunks_exact(4)
                         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                         .collect::<Vec<f32>>()
+                        .into()
                 }));
             }
         }
@@ -103,7 +104,7 @@ fn vectors(n: usize) -> (Vec<Vec<f32>>, &'static str) {
         .map(|_| {
             let mut v: Vec<f32> = (0..384).map(|_| rng.random_range(-1.0..1.0)).collect();
             normalize(&mut v);
-            v
+            v.into()
         })
         .collect();
     (random, "random unit vectors")

@@ -8,11 +8,12 @@ mod hnsw;
 
 pub use hnsw::HnswIndex;
 
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// Nearest-neighbour search over `(id, vector)` pairs.
 pub trait VectorIndex: Send + Sync {
-    fn insert(&self, id: usize, vector: &[f32]);
+    /// Adds a vector; an index may keep the shared vector rather than a copy.
+    fn insert(&self, id: usize, vector: &Arc<[f32]>);
     /// Up to `k` ids `allow` accepts, most similar first, with their similarity.
     fn search(&self, query: &[f32], k: usize, allow: &dyn Fn(usize) -> bool) -> Vec<(usize, f32)>;
     fn len(&self) -> usize;
@@ -77,16 +78,17 @@ pub fn distance(a: &[f32], b: &[f32]) -> f32 {
     (1.0 - similarity(a, b)).max(0.0)
 }
 
-/// Every vector compared: exact, and fastest for small partitions.
+/// Every vector compared: exact, and fastest for small partitions. It holds
+/// the entries' own vectors (shared), not copies.
 #[derive(Default)]
 pub struct ExactIndex {
-    rows: RwLock<Vec<(usize, Vec<f32>)>>,
+    rows: RwLock<Vec<(usize, Arc<[f32]>)>>,
 }
 
 impl VectorIndex for ExactIndex {
-    fn insert(&self, id: usize, vector: &[f32]) {
+    fn insert(&self, id: usize, vector: &Arc<[f32]>) {
         let mut rows = self.rows.write().unwrap_or_else(PoisonError::into_inner);
-        rows.push((id, vector.to_vec()));
+        rows.push((id, Arc::clone(vector)));
     }
 
     fn search(&self, query: &[f32], k: usize, allow: &dyn Fn(usize) -> bool) -> Vec<(usize, f32)> {
@@ -121,10 +123,10 @@ mod tests {
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
-    pub(crate) fn random_unit(rng: &mut StdRng, dim: usize) -> Vec<f32> {
+    pub(crate) fn random_unit(rng: &mut StdRng, dim: usize) -> Arc<[f32]> {
         let mut v: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect();
         normalize(&mut v);
-        v
+        v.into()
     }
 
     #[test]
@@ -144,7 +146,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         let v = random_unit(&mut rng, 384);
         assert!((0.0..1e-5).contains(&distance(&v, &v)));
-        let mut w = v.clone();
+        let mut w = v.to_vec();
         w.iter_mut().for_each(|x| *x *= 1.000_001);
         assert_eq!(
             distance(&v, &w),

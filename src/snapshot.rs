@@ -140,22 +140,14 @@ pub fn load(cluster: &Cluster) -> Result<Option<Loaded>, SnapshotError> {
         return Ok(None);
     };
     let path = path_of(cluster);
-    let bytes = match fs::read(&path) {
-        Ok(bytes) => bytes,
+    let started = Instant::now();
+    let file = match map(&path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let started = Instant::now();
-    let (header, payload) = match format::decode(&bytes, l2.embedder.id(), l2.embedder.dim()) {
-        Ok(decoded) => decoded,
-        Err(e) => {
-            move_aside(&path);
-            return Err(e.into());
-        }
-    };
-    drop(bytes);
-    let archived = match format::access(&payload) {
-        Ok(archived) => archived,
+    let (header, archived) = match format::read(&file, l2.embedder.id(), l2.embedder.dim()) {
+        Ok(read) => read,
         Err(e) => {
             move_aside(&path);
             return Err(e.into());
@@ -211,6 +203,18 @@ fn new_entry(e: &format::ArchivedSnapEntry) -> NewEntry {
         expires_at_ms,
         response,
     }
+}
+
+/// The whole file, mapped read-only: the archive is validated and read
+/// where it lies, never copied (a page-aligned mapping keeps the payload's
+/// 16-byte alignment).
+fn map(path: &Path) -> std::io::Result<memmap2::Mmap> {
+    let file = File::open(path)?;
+    // SAFETY: snapshot files are only ever replaced by rename, never written
+    // in place, so the mapped file does not change while it is read; a
+    // foreign writer could at worst make validation fail, and every byte is
+    // checked (checksum, then rkyv's validating access) before use.
+    unsafe { memmap2::Mmap::map(&file) }
 }
 
 /// Renames a refused file to `<name>.bad-<unix ms>` so it is kept for a

@@ -2,6 +2,7 @@
 //! run concurrently; deletion is not supported, so callers filter tombstones
 //! in `allow` and rebuild (a new index, swapped in) when they pile up.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hnsw_rs::anndists::dist::Distance;
@@ -90,7 +91,7 @@ impl HnswIndex {
 }
 
 impl VectorIndex for HnswIndex {
-    fn insert(&self, id: usize, vector: &[f32]) {
+    fn insert(&self, id: usize, vector: &Arc<[f32]>) {
         self.graph.insert_slice((vector, id));
         self.count.fetch_add(1, Ordering::Relaxed);
     }

@@ -58,7 +58,7 @@ impl Partition {
         }
     }
 
-    pub fn insert(&mut self, id: usize, vector: &[f32], exact_max: usize) {
+    pub fn insert(&mut self, id: usize, vector: &Arc<[f32]>, exact_max: usize) {
         self.index.insert(id, vector);
         self.ids.push(id);
         self.live += 1;

@@ -1,15 +1,18 @@
 //! The snapshot file: a fixed little-endian header — magic, format version,
 //! embedder id and dimension, stream position, entry count, payload length
-//! and the payload's SHA-256 — then an `rkyv` archive of the L2 entries and
-//! the purge marks. Nothing in a file is trusted before every check passed:
+//! and the payload's XXH3-128 checksum — zero padding to a 16-byte boundary, then an
+//! `rkyv` archive of the L2 entries and the purge marks. The padding lets a
+//! file read into an aligned buffer be accessed where it lies, uncopied. Nothing in a file is trusted before every check passed:
 //! lengths, version, embedder, checksum, then `rkyv::access` (validating,
 //! never the unchecked path).
 
 use rkyv::rancor;
-use rkyv::util::AlignedVec;
-use sha2::{Digest, Sha256};
+
+use xxhash_rust::xxh3::xxh3_128;
 
 const MAGIC: &[u8; 8] = b"GWSNAP\r\n";
+/// The payload starts at a multiple of this (rkyv's alignment).
+const ALIGN: usize = 16;
 /// Bumped whenever the header or the archived types change.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -85,7 +88,8 @@ pub fn encode(header: &Header, payload: &Payload) -> Result<Vec<u8>, FormatError
     put_str(&mut out, &header.position);
     out.extend_from_slice(&header.entries.to_le_bytes());
     out.extend_from_slice(&(archive.len() as u64).to_le_bytes());
-    out.extend_from_slice(&Sha256::digest(&archive));
+    out.extend_from_slice(&xxh3_128(&archive).to_le_bytes());
+    out.resize(out.len().next_multiple_of(ALIGN), 0);
     out.extend_from_slice(&archive);
     Ok(out)
 }
@@ -133,15 +137,16 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Checks the header against this node's embedder and the payload against
-/// its checksum; returns the header and the payload, copied to an aligned
-/// buffer for `rkyv`.
-pub fn decode(
-    bytes: &[u8],
+/// Checks the header against this node's embedder, the payload against its
+/// checksum, then the archive itself (`rkyv::access`, validating). `file`
+/// is the whole file, starting at a 16-byte-aligned address (a mapping or an
+/// aligned buffer).
+pub fn read<'a>(
+    file: &'a [u8],
     embedder: &str,
     dim: usize,
-) -> Result<(Header, AlignedVec), FormatError> {
-    let mut c = Cursor(bytes);
+) -> Result<(Header, &'a ArchivedPayload), FormatError> {
+    let mut c = Cursor(file);
     if c.take(MAGIC.len(), "magic")? != MAGIC {
         return Err(FormatError::Magic);
     }
@@ -160,17 +165,22 @@ pub fn decode(
     let position = c.string("position")?;
     let entries = c.u64("entry count")?;
     let len = c.u64("payload length")?;
-    let checksum = c.take(32, "checksum")?;
+    let checksum = c.take(16, "checksum")?;
+    let offset = file.len() - c.0.len();
+    let padding = c.take(offset.next_multiple_of(ALIGN) - offset, "padding")?;
+    if padding.iter().any(|b| *b != 0) {
+        return Err(FormatError::Archive("padding is not zero".into()));
+    }
     let len = usize::try_from(len).map_err(|_| FormatError::Truncated("payload"))?;
     let payload = c.take(len, "payload")?;
     if !c.0.is_empty() {
         return Err(FormatError::Archive("bytes after the payload".into()));
     }
-    if Sha256::digest(payload).as_slice() != checksum {
+    if xxh3_128(payload).to_le_bytes() != checksum {
         return Err(FormatError::Checksum);
     }
-    let mut aligned = AlignedVec::<16>::with_capacity(payload.len());
-    aligned.extend_from_slice(payload);
+    let archived = rkyv::access::<ArchivedPayload, rancor::Error>(payload)
+        .map_err(|e| FormatError::Archive(e.to_string()))?;
     let header = Header {
         version,
         embedder: found_embedder,
@@ -178,18 +188,13 @@ pub fn decode(
         position,
         entries,
     };
-    Ok((header, aligned))
-}
-
-/// The validated archive inside a decoded payload.
-pub fn access(payload: &AlignedVec) -> Result<&ArchivedPayload, FormatError> {
-    rkyv::access::<ArchivedPayload, rancor::Error>(payload)
-        .map_err(|e| FormatError::Archive(e.to_string()))
+    Ok((header, archived))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rkyv::util::AlignedVec;
 
     fn sample() -> (Header, Payload) {
         let header = Header {
@@ -222,13 +227,23 @@ mod tests {
         (header, payload)
     }
 
+    fn aligned(bytes: &[u8]) -> AlignedVec {
+        let mut out = AlignedVec::with_capacity(bytes.len());
+        out.extend_from_slice(bytes);
+        out
+    }
+
+    fn decode(bytes: &[u8], embedder: &str, dim: usize) -> Result<Header, FormatError> {
+        read(&aligned(bytes), embedder, dim).map(|(header, _)| header)
+    }
+
     #[test]
     fn a_snapshot_round_trips() {
         let (header, payload) = sample();
         let bytes = encode(&header, &payload).unwrap();
-        let (read, aligned) = decode(&bytes, &header.embedder, 3).unwrap();
-        assert_eq!(read, header);
-        let archived = access(&aligned).unwrap();
+        let file = aligned(&bytes);
+        let (got, archived) = read(&file, &header.embedder, 3).unwrap();
+        assert_eq!(got, header);
         let entry = &archived.entries[0];
         assert_eq!(entry.text.as_str(), "q");
         assert_eq!(entry.vector[1].to_native(), -0.25);
