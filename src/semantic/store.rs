@@ -52,6 +52,8 @@ pub struct SemanticCache {
     guards: Guards,
     purges: Arc<Purges>,
     metrics: Arc<Metrics>,
+    /// Held by the running background rebuild (they run one at a time).
+    rebuild_slot: Arc<std::sync::Mutex<()>>,
 }
 
 impl SemanticCache {
@@ -76,6 +78,7 @@ impl SemanticCache {
             guards,
             purges,
             metrics,
+            rebuild_slot: Arc::default(),
         }
     }
 

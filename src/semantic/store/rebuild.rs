@@ -34,9 +34,13 @@ impl SemanticCache {
             })
             .collect();
         let shared = Arc::clone(&self.store);
+        let slot = Arc::clone(&self.rebuild_slot);
         let exact_max = self.config.exact_scan_max;
         let metrics = Arc::clone(&self.metrics);
         let build = move || {
+            // One rebuild at a time: graph builds take a core each, and a
+            // 2-core node must keep one for requests.
+            let _slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
             let built = partition::build(&live, exact_max);
             let mut built_ids: Vec<usize> = live.iter().map(|(slot, _)| *slot).collect();
             drop(live);
