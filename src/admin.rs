@@ -41,15 +41,13 @@ async fn stats(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
             "index": l2.cache.stats(),
         })
     });
-    let sync = cluster.sync_state();
-    let lag_ms = sync.last_lag_ms;
     axum::Json(json!({
         "node": cluster.node(),
         "ready": readiness.ready(),
         "redis": redis_status(&gw).await,
         "l1": {"entries": l1_entries, "bytes": l1_bytes},
         "l2": l2,
-        "sync": {"state": sync, "last_lag_ms": lag_ms},
+        "sync": cluster.sync_state(),
         "snapshot": {
             "enabled": cluster.snapshots_enabled(),
             "path": snapshot::path_of(cluster),

@@ -45,11 +45,12 @@ impl Cluster {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cluster log reader cannot reach Redis; retrying");
-                    // Serve from memory meanwhile: an unreachable Redis must
-                    // not keep the node out of the load balancer.
-                    self.readiness.synced.store(true, Ordering::Release);
                 }
             }
+            // However the first attempt ended, the node serves from memory
+            // meanwhile: a failing Redis must not keep it out of the load
+            // balancer.
+            self.readiness.synced.store(true, Ordering::Release);
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
                 () = shutdown.cancelled() => return,
