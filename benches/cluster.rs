@@ -26,7 +26,7 @@ use g_aigateway::cluster::{Cluster, Event, Fill};
 use g_aigateway::config::{ClusterConfig, RedisConfig, SemanticConfig};
 use g_aigateway::embedding::{Backend, EmbedError, Embedder, normalize};
 use g_aigateway::metrics::Metrics;
-use g_aigateway::semantic::{L2, NewEntry, SemanticCache, entry_id, id_hex};
+use g_aigateway::semantic::{L2, NewEntry, SemanticCache, id_hex};
 use g_aigateway::shared::Shared;
 use g_aigateway::snapshot;
 use rand::rngs::StdRng;
@@ -194,16 +194,7 @@ async fn populate(url: &str, n: usize) {
                 .arg("PX")
                 .arg(3_600_000)
                 .ignore();
-            let event = Event::Fill(Fill {
-                id: entry_id(&e.partition, &e.text),
-                scope: e.scope.to_string(),
-                partition: e.partition,
-                text: e.text.clone(),
-                vector: e.vector.to_vec(),
-                stored_at_ms: e.stored_at_ms,
-                expires_at_ms: e.expires_at_ms,
-                node: "prime".into(),
-            });
+            let event = Event::Fill(Fill::of(&e, "prime"));
             let xadd = pipe
                 .cmd("XADD")
                 .arg("gw:l2:log")

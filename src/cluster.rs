@@ -217,16 +217,7 @@ impl Cluster {
         let Some(ttl) = response.remaining(now_ms()) else {
             return;
         };
-        let event = Event::Fill(Fill {
-            id: entry.id,
-            scope: entry.scope.to_string(),
-            partition: entry.partition,
-            text: entry.text.clone(),
-            vector: entry.vector.to_vec(),
-            stored_at_ms: entry.stored_at_ms,
-            expires_at_ms: entry.expires_at_ms,
-            node: self.node.clone(),
-        });
+        let event = Event::Fill(Fill::of(entry, &self.node));
         let (shared, body) = (shared.clone(), response.encode());
         let body_key = Self::body_key(&shared, &entry.id);
         let maxlen = self.config.stream_maxlen;

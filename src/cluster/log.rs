@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use redis::Value;
 
 use crate::cache::PurgeScope;
-use crate::semantic::{EntryId, PartitionKey, id_hex};
+use crate::semantic::{EntryId, NewEntry, PartitionKey, id_hex};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fill {
@@ -22,6 +22,22 @@ pub struct Fill {
     pub stored_at_ms: u64,
     pub expires_at_ms: u64,
     pub node: String,
+}
+
+impl Fill {
+    /// The log entry of `entry`, filled on `node`.
+    pub fn of(entry: &NewEntry, node: &str) -> Self {
+        Self {
+            id: entry.id,
+            scope: entry.scope.to_string(),
+            partition: entry.partition,
+            text: entry.text.clone(),
+            vector: entry.vector.to_vec(),
+            stored_at_ms: entry.stored_at_ms,
+            expires_at_ms: entry.expires_at_ms,
+            node: node.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

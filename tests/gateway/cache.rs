@@ -347,14 +347,5 @@ async fn with_redis_killed_requests_still_succeed_from_memory_or_upstream() {
         metrics.contains("gateway_redis_errors_total{op=\"l1_get\"}"),
         "{metrics}"
     );
-    let ready: Value = gw
-        .http
-        .get(gw.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(ready["redis"], "down");
+    assert_eq!(gw.readyz().await["redis"], "down");
 }

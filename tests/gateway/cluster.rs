@@ -202,16 +202,7 @@ async fn sync_resumes_after_a_redis_restart_with_nothing_lost_that_redis_kept() 
 
     redis.restart_persistent(data.path());
     wait_for("node a to reach the restarted Redis", || async {
-        let ready: Value = a
-            .http
-            .get(a.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        ready["redis"] == "up"
+        a.readyz().await["redis"] == "up"
     })
     .await;
     assert_eq!(label(&a, "How do I delete my account?").await, "miss");

@@ -38,6 +38,13 @@ impl TestGateway {
             .expect("gateway reachable")
     }
 
+    /// The `/readyz` body (whatever its status).
+    pub async fn readyz(&self) -> Value {
+        let response = self.http.get(self.url("/readyz")).send().await;
+        let response = response.expect("gateway reachable");
+        response.json().await.expect("readyz JSON")
+    }
+
     pub async fn metrics(&self) -> String {
         let response = self
             .http
