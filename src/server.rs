@@ -248,3 +248,27 @@ async fn method_not_allowed(request: Request) -> GatewayError {
         path: request.uri().path().to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    #[tokio::test]
+    async fn readyz_says_loading_until_the_index_is_loaded_and_synced() {
+        let mut config = Config::default();
+        config.embedding.kind = crate::config::EmbedderKind::Off;
+        let gw = Arc::new(Gateway::new(config, CancellationToken::new()).unwrap());
+        let status = |gw: &Arc<Gateway>| {
+            let gw = Arc::clone(gw);
+            async move { readyz(State(gw)).await.status() }
+        };
+        assert_eq!(status(&gw).await, StatusCode::SERVICE_UNAVAILABLE);
+        gw.cluster.readiness.loaded.store(true, Ordering::Release);
+        assert_eq!(status(&gw).await, StatusCode::SERVICE_UNAVAILABLE);
+        gw.cluster.readiness.synced.store(true, Ordering::Release);
+        assert_eq!(status(&gw).await, StatusCode::OK);
+        gw.shutdown.cancel();
+        assert_eq!(status(&gw).await, StatusCode::SERVICE_UNAVAILABLE);
+    }
+}
