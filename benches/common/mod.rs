@@ -227,15 +227,19 @@ pub async fn start_bare(bytes: bytes::Bytes) -> SocketAddr {
 }
 
 /// A config whose only upstream is `base_url`.
+/// No snapshots: a benchmark gateway must start empty, never from a file a
+/// developer's gateway left in `snapshots/`.
 pub fn config_for(base_url: String) -> g_aigateway::Config {
-    g_aigateway::Config {
+    let mut config = g_aigateway::Config {
         upstreams: vec![g_aigateway::config::UpstreamConfig {
             name: "mock".into(),
             base_url,
             api_keys: vec![],
         }],
         ..g_aigateway::Config::default()
-    }
+    };
+    config.cluster.snapshots = false;
+    config
 }
 
 /// The chat request the proxy and cache benchmarks send.
