@@ -372,3 +372,27 @@ async fn the_admin_api_needs_its_own_key() {
     assert_eq!(response.status(), 403);
     assert_eq!(error_code(response).await, "admin_disabled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_fills_and_purges_stay_local_and_nothing_fails() {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    redis.kill();
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(node(&mock, &url, "a", dir.path())).await;
+    wait_ready(&a).await;
+    assert_eq!(a.readyz().await["redis"], "down");
+    assert_eq!(label(&a, "How do I reset my password?").await, "miss");
+    assert_eq!(label(&a, "how can I reset my password").await, "hit-l2");
+    wait_for("the dropped share to be counted", || async {
+        a.metrics()
+            .await
+            .contains("gateway_redis_errors_total{op=\"l2_body\"}")
+    })
+    .await;
+    let report = admin(&a, "POST", "/admin/cache/purge", Some(json!({"all": true}))).await;
+    assert_eq!(report["shared"], false, "{report}");
+    assert_eq!(report["l2_removed"], 1, "{report}");
+    assert_eq!(l2_entries(&a).await, 0);
+}
