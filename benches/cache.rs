@@ -11,7 +11,7 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
-use g_aigateway::mock::{MockOptions, MockUpstream};
+use mock_upstream::{MockOptions, MockUpstream};
 
 const RATE: f64 = 1000.0;
 const CONCURRENCY: usize = 32;

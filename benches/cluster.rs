@@ -26,9 +26,10 @@ use g_aigateway::cluster::{Cluster, Event, Fill};
 use g_aigateway::config::{ClusterConfig, RedisConfig, SemanticConfig};
 use g_aigateway::embedding::{Backend, EmbedError, Embedder, normalize};
 use g_aigateway::metrics::Metrics;
+use g_aigateway::node;
 use g_aigateway::semantic::{L2, NewEntry, SemanticCache, id_hex};
 use g_aigateway::shared::Shared;
-use g_aigateway::snapshot;
+use g_aigateway::snapshot::Snapshots;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
@@ -45,7 +46,23 @@ impl Backend for NoEmbedder {
     }
 }
 
-fn node(name: &str, url: &str, dir: &Path) -> Arc<Cluster> {
+/// The parts of a node these phases use: its cluster sync, its L2 store and
+/// its snapshots (no HTTP, no embedder).
+struct Node {
+    cluster: Arc<Cluster>,
+    l2: Arc<L2>,
+    snapshots: Arc<Snapshots>,
+}
+
+impl Node {
+    /// Loads the snapshot and follows the log until `shutdown`, as a gateway does.
+    fn start(&self, shutdown: &CancellationToken) {
+        let (cluster, snapshots) = (Arc::clone(&self.cluster), Arc::clone(&self.snapshots));
+        tokio::spawn(node::sync(cluster, Some(snapshots), shutdown.clone()));
+    }
+}
+
+fn node(name: &str, url: &str, dir: &Path) -> Node {
     let metrics = Arc::new(Metrics::new());
     let shared = Shared::connect_lazily(url, &RedisConfig::default(), Arc::clone(&metrics))
         .expect("redis client");
@@ -70,21 +87,33 @@ fn node(name: &str, url: &str, dir: &Path) -> Arc<Cluster> {
         ..SemanticConfig::default()
     };
     let cache = SemanticCache::new(semantic, Arc::clone(&purges), Arc::clone(&metrics));
-    let l2 = Arc::new(L2 { embedder, cache });
+    let l2 = Arc::new(L2::new(embedder, cache, Arc::clone(&metrics)));
     let config = ClusterConfig {
         node_id: Some(name.into()),
         snapshot_dir: dir.to_path_buf(),
         snapshot_interval_secs: 0,
         ..ClusterConfig::default()
     };
-    Arc::new(Cluster::new(
+    let snapshots = Arc::new(Snapshots::new(
+        dir,
+        name,
+        Arc::clone(&l2),
+        Arc::clone(&purges),
+        Arc::clone(&metrics),
+    ));
+    let cluster = Arc::new(Cluster::new(
         config,
         Some(shared),
         l1,
-        Some(l2),
+        Some(Arc::clone(&l2)),
         purges,
         metrics,
-    ))
+    ));
+    Node {
+        cluster,
+        l2,
+        snapshots,
+    }
 }
 
 /// A local fill: a made-up prompt, vector and ~600-byte answer.
@@ -130,45 +159,47 @@ async fn lag_phase(
 ) -> (hdrhistogram::Histogram<u64>, usize, usize) {
     let (a, b) = (node("lag-a", url, dir), node("lag-b", url, dir));
     let shutdown = CancellationToken::new();
-    tokio::spawn(Arc::clone(&b).run(shutdown.clone()));
-    wait_ready(&b).await;
+    b.start(&shutdown);
+    wait_ready(&b.cluster).await;
     let sent: Arc<Mutex<HashMap<[u8; 16], Instant>>> = Arc::default();
-    let mut events = b.applied_events();
+    // Woken whenever B's reader applies entries: each sent entry now in B's
+    // store is timed (entries applied in one batch share the wake-up time).
+    let mut changes = b.cluster.watch_sync();
     let collector = {
-        let sent = Arc::clone(&sent);
+        let (sent, l2) = (Arc::clone(&sent), Arc::clone(&b.l2));
         tokio::spawn(async move {
             let mut h = histogram();
-            loop {
-                let id = match events.recv().await {
-                    Ok(id) => id,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return h,
-                };
-                let at = sent.lock().unwrap().get(&id).copied();
-                if let Some(at) = at {
-                    let _ = h.record(at.elapsed().as_micros().max(1) as u64);
-                }
+            while changes.changed().await.is_ok() {
+                let mut sent = sent.lock().unwrap();
+                sent.retain(|id, at| {
+                    let applied = l2.cache.contains(id);
+                    if applied {
+                        let _ = h.record(at.elapsed().as_micros().max(1) as u64);
+                    }
+                    !applied
+                });
             }
+            h
         })
     };
     let mut rng = StdRng::seed_from_u64(u64::from(rate));
     let total = (duration.as_secs_f64() * f64::from(rate)) as usize;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let l2 = a.l2().expect("l2").clone();
+    let l2 = Arc::clone(&a.l2);
     for i in 0..total {
         tick.tick().await;
         let entry = fill(&mut rng, i + rate as usize * 1_000_000);
         sent.lock().unwrap().insert(entry.id, Instant::now());
         l2.cache.insert(entry.clone());
-        a.publish(&entry);
+        a.cluster.publish_fill(&entry);
     }
     // Let the last entries arrive (bounded), then stop B and collect.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while b.sync_state().applied < total as u64 && Instant::now() < deadline {
+    while b.cluster.sync_state().applied < total as u64 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let applied = b.sync_state().applied as usize;
+    let applied = b.cluster.sync_state().applied as usize;
     shutdown.cancel();
     drop(b);
     let h = collector.await.expect("collector");
@@ -212,16 +243,12 @@ async fn populate(url: &str, n: usize) {
 }
 
 /// Time from start to ready for a fresh node named `name`.
-async fn start_up(
-    name: &str,
-    url: &str,
-    dir: &Path,
-) -> (Duration, Arc<Cluster>, CancellationToken) {
+async fn start_up(name: &str, url: &str, dir: &Path) -> (Duration, Node, CancellationToken) {
     let node = node(name, url, dir);
     let shutdown = CancellationToken::new();
     let started = Instant::now();
-    tokio::spawn(Arc::clone(&node).run(shutdown.clone()));
-    wait_ready(&node).await;
+    node.start(&shutdown);
+    wait_ready(&node.cluster).await;
     (started.elapsed(), node, shutdown)
 }
 
@@ -278,14 +305,15 @@ fn main() {
         for round in 0..3 {
             let name = format!("cold{round}");
             let (cold, node, stop) = runtime.block_on(start_up(&name, &url, dir.path()));
-            let held = node.l2().map_or(0, |l2| l2.cache.len());
+            let held = node.l2.cache.len();
             assert_eq!(held, n, "the cold node rebuilt every entry");
-            let w = snapshot::write(&node).expect("snapshot");
+            let position = node.cluster.sync_state().position;
+            let w = node.snapshots.write(position).expect("snapshot");
             stop.cancel();
             drop(node);
             std::fs::copy(&w.path, dir.path().join("warm.snap")).expect("copy snapshot");
             let (warm, node, stop) = runtime.block_on(start_up("warm", &url, dir.path()));
-            let held = node.l2().map_or(0, |l2| l2.cache.len());
+            let held = node.l2.cache.len();
             assert_eq!(held, n, "the warm node loaded every entry");
             stop.cancel();
             drop(node);

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
-use g_aigateway::mock::{MockOptions, MockUpstream};
+use mock_upstream::{MockOptions, MockUpstream};
 
 const RATE: f64 = 400.0;
 const CONCURRENCY: usize = 32;

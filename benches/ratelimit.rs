@@ -23,9 +23,9 @@ use g_aigateway::config::{
     RateLimitConfig, RedisConfig, Secret, TenantCache, TenantConfig, TenantLimits,
 };
 use g_aigateway::metrics::Metrics;
-use g_aigateway::mock::{MockOptions, MockUpstream};
 use g_aigateway::ratelimit::{Decision, RateLimiter};
 use g_aigateway::shared::Shared;
+use mock_upstream::{MockOptions, MockUpstream};
 
 const RATE: f64 = 400.0;
 const CONCURRENCY: usize = 32;

@@ -18,8 +18,8 @@ use common::*;
 use g_aigateway::config::EmbedderKind;
 use g_aigateway::embedding::{LocalModel, normalize};
 use g_aigateway::index::{ExactIndex, HnswIndex, VectorIndex};
-use g_aigateway::mock::{MockOptions, MockUpstream};
 use hdrhistogram::Histogram;
+use mock_upstream::{MockOptions, MockUpstream};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

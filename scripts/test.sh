@@ -31,6 +31,6 @@ fi
 bash scripts/fetch-model.sh
 
 cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 # Unit, integration and the benchmarks' smoke pass (benches run briefly without --bench).
-cargo test --all-targets --locked --no-fail-fast
+cargo test --workspace --all-targets --locked --no-fail-fast

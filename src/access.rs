@@ -6,15 +6,16 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use tokio::time::Instant;
 
+use crate::cache::CacheStatus;
 use crate::error::ErrorCode;
-use crate::server::Gateway;
+use crate::metrics::Metrics;
 
 /// What a handler learned about the request, attached to its response.
 #[derive(Debug, Clone, Default)]
@@ -23,8 +24,8 @@ pub struct RequestInfo {
     pub model: Option<String>,
     pub stream: bool,
     pub attempts: u32,
-    /// `x-gateway-cache` on cacheable routes: `hit-l1`, `miss` or `bypass`.
-    pub cache: Option<&'static str>,
+    /// `x-gateway-cache` on cacheable routes.
+    pub cache: Option<CacheStatus>,
     /// Served from another request's upstream call (single-flight follower).
     pub coalesced: bool,
     /// Similarity of an L2 hit.
@@ -37,30 +38,35 @@ impl RequestInfo {
     /// For a cacheable route: `bypass` until the cache stage says otherwise.
     pub fn cacheable() -> Self {
         Self {
-            cache: Some("bypass"),
+            cache: Some(CacheStatus::Bypass),
             ..Self::default()
         }
     }
 }
 
-/// A low-cardinality name for the route of `path`.
-pub fn route_label(path: &str) -> &'static str {
-    match path {
-        "/v1/chat/completions" => "chat_completions",
-        "/v1/embeddings" => "embeddings",
-        "/v1/models" => "models",
-        "/healthz" => "healthz",
-        "/readyz" => "readyz",
-        "/metrics" => "metrics",
-        p if p.starts_with("/admin/") => "admin",
-        _ => "unknown",
+/// A low-cardinality name for a matched route, from its path template:
+/// `/v1/chat/completions` → `chat_completions`, `/v1/models/{id}` →
+/// `models`, `/admin/…` → `admin`; an unmatched path is `unknown`.
+pub fn route_label(matched: Option<&str>) -> String {
+    let Some(path) = matched else {
+        return "unknown".into();
+    };
+    let segments: Vec<&str> = path
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != "v1" && !s.starts_with('{'))
+        .collect();
+    match segments.first() {
+        Some(&"admin") => "admin".into(),
+        Some(_) => segments.join("_"),
+        None => "root".into(),
     }
 }
 
 /// Middleware: wraps the response body so the record is written when it ends.
-pub async fn record(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
+pub async fn record(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = route_label(request.uri().path());
+    let matched = request.extensions().get::<MatchedPath>();
+    let route = route_label(matched.map(MatchedPath::as_str));
     let method = request.method().to_string();
     let request_id = request
         .headers()
@@ -71,7 +77,7 @@ pub async fn record(State(gw): State<Arc<Gateway>>, request: Request, next: Next
     let response = next.run(request).await;
     let (parts, body) = response.into_parts();
     let record = Record {
-        gw,
+        metrics,
         route,
         method,
         request_id,
@@ -93,8 +99,8 @@ pub async fn record(State(gw): State<Arc<Gateway>>, request: Request, next: Next
 }
 
 struct Record {
-    gw: Arc<Gateway>,
-    route: &'static str,
+    metrics: Arc<Metrics>,
+    route: String,
     method: String,
     request_id: String,
     status: u16,
@@ -107,8 +113,8 @@ struct Record {
 impl Record {
     fn finish(self, outcome: &'static str) {
         let elapsed = self.start.elapsed();
-        self.gw.metrics.request(self.route, self.status, elapsed);
-        if matches!(self.route, "healthz" | "readyz" | "metrics") {
+        self.metrics.request(&self.route, self.status, elapsed);
+        if matches!(self.route.as_str(), "healthz" | "readyz" | "metrics") {
             return;
         }
         let info = &self.info;
@@ -116,13 +122,13 @@ impl Record {
             target: "access",
             request_id = %self.request_id,
             method = %self.method,
-            route = self.route,
+            route = %self.route,
             status = self.status,
             tenant = info.tenant.as_deref().unwrap_or("-"),
             model = info.model.as_deref().unwrap_or("-"),
             stream = info.stream,
             attempts = info.attempts,
-            cache = info.cache.unwrap_or("-"),
+            cache = info.cache.map_or("-", CacheStatus::label),
             similarity = info.similarity.map(f64::from),
             coalesced = info.coalesced,
             latency_ms = elapsed.as_secs_f64() * 1e3,

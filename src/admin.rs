@@ -15,8 +15,7 @@ use serde_json::{Value, json};
 
 use crate::cache::{PurgeScope, scope_of};
 use crate::error::GatewayError;
-use crate::server::{Gateway, redis_status};
-use crate::snapshot;
+use crate::gateway::Gateway;
 
 pub fn routes() -> Router<Arc<Gateway>> {
     Router::new()
@@ -29,11 +28,12 @@ pub fn routes() -> Router<Arc<Gateway>> {
 /// and lag, Redis status, snapshot progress.
 async fn stats(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     if let Err(e) = gw.admin.check(&headers) {
-        return e.into_response();
+        return GatewayError::from(e).into_response();
     }
     let (l1_entries, l1_bytes) = gw.cache.usage();
     let cluster = &gw.cluster;
     let readiness = &cluster.readiness;
+    let progress = gw.snapshots.as_ref().map(|s| s.progress());
     let l2 = gw.l2.as_ref().map(|l2| {
         json!({
             "embedder": l2.embedder.id(),
@@ -44,16 +44,16 @@ async fn stats(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     axum::Json(json!({
         "node": cluster.node(),
         "ready": readiness.ready(),
-        "redis": redis_status(&gw).await,
+        "redis": gw.redis_status().await,
         "l1": {"entries": l1_entries, "bytes": l1_bytes},
         "l2": l2,
         "sync": cluster.sync_state(),
         "snapshot": {
-            "enabled": cluster.snapshots_enabled(),
-            "path": snapshot::path_of(cluster),
+            "enabled": gw.snapshots.is_some(),
+            "path": gw.snapshots.as_ref().map(|s| s.path()),
             "loading": {
-                "done": readiness.load_done.load(Ordering::Relaxed),
-                "total": readiness.load_total.load(Ordering::Relaxed),
+                "done": progress.map_or(0, |p| p.done),
+                "total": progress.map_or(0, |p| p.total),
                 "loaded": readiness.loaded.load(Ordering::Acquire),
             },
         },
@@ -65,7 +65,7 @@ async fn stats(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
 /// "<scope>"}` or `{"all": true}`: removes L1 and L2 entries on every node.
 async fn purge(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(e) = gw.admin.check(&headers) {
-        return e.into_response();
+        return GatewayError::from(e).into_response();
     }
     let scope = match purge_scope(&gw, &body) {
         Ok(scope) => scope,
@@ -109,13 +109,13 @@ fn purge_scope(gw: &Gateway, body: &[u8]) -> Result<PurgeScope, GatewayError> {
 /// `POST /admin/snapshot`: writes this node's snapshot now.
 async fn snapshot(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     if let Err(e) = gw.admin.check(&headers) {
-        return e.into_response();
+        return GatewayError::from(e).into_response();
     }
-    if !gw.cluster.snapshots_enabled() {
+    let Some(snapshots) = &gw.snapshots else {
         let message = "snapshots are off (cluster.snapshots, or no semantic cache)";
         return GatewayError::bad_request(message).into_response();
-    }
-    match snapshot::save(Arc::clone(&gw.cluster)).await {
+    };
+    match snapshots.save(gw.cluster.sync_state().position).await {
         Ok(written) => axum::Json(written).into_response(),
         Err(_) => GatewayError::Internal.into_response(),
     }

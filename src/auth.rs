@@ -8,7 +8,15 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::{Config, TenantCache, TenantLimits};
-use crate::error::GatewayError;
+
+/// Why a caller was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing or invalid gateway API key")]
+    Unauthorized,
+    #[error("the admin API is off: set admin.key (GATEWAY_ADMIN_KEY) to enable it")]
+    AdminDisabled,
+}
 
 /// A caller of the gateway, as resolved from its API key.
 #[derive(Debug)]
@@ -59,11 +67,11 @@ impl Auth {
     }
 
     /// Resolves the tenant of a request from `Authorization: Bearer <key>`.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Tenant>, GatewayError> {
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Tenant>, AuthError> {
         if let Some(tenant) = &self.open {
             return Ok(Arc::clone(tenant));
         }
-        let token = bearer_token(headers).ok_or(GatewayError::Unauthorized)?;
+        let token = bearer_token(headers).ok_or(AuthError::Unauthorized)?;
         let presented = digest(token);
         let mut found: Option<&Arc<Tenant>> = None;
         for (key, tenant) in &self.keys {
@@ -72,7 +80,7 @@ impl Auth {
                 found = Some(tenant);
             }
         }
-        found.cloned().ok_or(GatewayError::Unauthorized)
+        found.cloned().ok_or(AuthError::Unauthorized)
     }
 }
 
@@ -86,14 +94,14 @@ impl AdminKey {
         Self(config.admin.key.as_ref().map(|k| digest(k.expose())))
     }
 
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), GatewayError> {
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), AuthError> {
         let Some(expected) = &self.0 else {
-            return Err(GatewayError::AdminDisabled);
+            return Err(AuthError::AdminDisabled);
         };
         let presented = bearer_token(headers).map(digest);
         match presented {
             Some(p) if bool::from(p.ct_eq(expected)) => Ok(()),
-            _ => Err(GatewayError::Unauthorized),
+            _ => Err(AuthError::Unauthorized),
         }
     }
 }
@@ -165,7 +173,7 @@ mod tests {
         let off = AdminKey::from_config(&config);
         assert!(matches!(
             off.check(&headers("Bearer anything")),
-            Err(GatewayError::AdminDisabled)
+            Err(AuthError::AdminDisabled)
         ));
         config.admin.key = Some(Secret::new("admin-key"));
         let admin = AdminKey::from_config(&config);

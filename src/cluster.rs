@@ -4,26 +4,28 @@
 //! `{prefix}l2:log` — and every node follows the whole stream ([`reader`]),
 //! inserting other nodes' entries into its index and fetching their answers
 //! from Redis when a hit needs one. Purges travel through the same stream.
-//! Snapshots ([`crate::snapshot`]) make a restart warm: load, then replay the
-//! stream from the snapshot's position.
+//! A restart is warm when the node first loads its snapshot, then replays the
+//! stream from the snapshot's position (the node's life is driven by `node`).
 //!
-//! Without Redis the node runs standalone: purges and snapshots stay local.
+//! Without Redis the node runs standalone: purges stay local. To L2, a cluster
+//! is its [`Peers`]: where fills are published and remote answers fetched.
 
 mod log;
 mod reader;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use futures_util::future::BoxFuture;
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
+use tokio::sync::watch;
 
 pub use log::{Event, Fill, LogError, stream_id};
 
 use crate::cache::{CachedResponse, L1, PurgeScope, Purges, now_ms};
 use crate::config::ClusterConfig;
 use crate::metrics::Metrics;
-use crate::semantic::{EntryId, L2, NewEntry, id_hex};
+use crate::semantic::{EntryId, L2, NewEntry, Peers, id_hex};
 use crate::shared::Shared;
 
 /// Where the node's log reader stands.
@@ -47,8 +49,6 @@ pub struct Readiness {
     pub loaded: AtomicBool,
     /// The log reader caught up once, or there is no log to follow.
     pub synced: AtomicBool,
-    pub load_total: AtomicUsize,
-    pub load_done: AtomicUsize,
 }
 
 impl Readiness {
@@ -77,12 +77,8 @@ pub struct Cluster {
     l2: Option<Arc<L2>>,
     purges: Arc<Purges>,
     metrics: Arc<Metrics>,
-    sync: Mutex<SyncState>,
-    /// Held while a snapshot is written: periodic, admin and shutdown writes
-    /// share one temp file.
-    snapshot_writer: Mutex<()>,
-    /// Ids of log entries as they are applied (for observers: benchmarks, tools).
-    applied: tokio::sync::broadcast::Sender<EntryId>,
+    /// Where the reader stands; observers may wait for it to move.
+    sync: watch::Sender<SyncState>,
     pub readiness: Readiness,
 }
 
@@ -103,85 +99,16 @@ impl Cluster {
             l2,
             purges,
             metrics,
-            sync: Mutex::new(SyncState {
+            sync: watch::Sender::new(SyncState {
                 position: "0".into(),
                 ..SyncState::default()
             }),
-            snapshot_writer: Mutex::new(()),
-            applied: tokio::sync::broadcast::channel(4096).0,
             readiness: Readiness::default(),
         }
     }
 
-    /// Every log entry applied from now on, by id (a slow receiver loses the
-    /// oldest; nothing waits for receivers).
-    pub fn applied_events(&self) -> tokio::sync::broadcast::Receiver<EntryId> {
-        self.applied.subscribe()
-    }
-
     pub fn node(&self) -> &str {
         &self.node
-    }
-
-    pub fn config(&self) -> &ClusterConfig {
-        &self.config
-    }
-
-    pub fn l2(&self) -> Option<&Arc<L2>> {
-        self.l2.as_ref()
-    }
-
-    /// One snapshot writer at a time.
-    pub fn snapshot_writer(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.snapshot_writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
-    }
-
-    /// Snapshots are written and loaded (configured, and there is an L2).
-    pub fn snapshots_enabled(&self) -> bool {
-        self.config.snapshots && self.l2.is_some()
-    }
-
-    /// The node's background life: load the snapshot, then follow the log
-    /// (and write periodic snapshots) until `shutdown`.
-    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let position = match self.snapshots_enabled() {
-            true => crate::snapshot::restore(Arc::clone(&self)).await,
-            false => "0".to_string(),
-        };
-        self.readiness.loaded.store(true, Ordering::Release);
-        let periodic = Arc::clone(&self).snapshot_periodically(shutdown.clone());
-        tokio::join!(self.follow(position, shutdown), periodic);
-    }
-
-    async fn snapshot_periodically(self: Arc<Self>, shutdown: CancellationToken) {
-        let secs = self.config.snapshot_interval_secs;
-        if secs == 0 || !self.snapshots_enabled() {
-            return;
-        }
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(secs));
-        tick.tick().await;
-        let mut last = None;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                () = shutdown.cancelled() => return,
-            }
-            // Skip a write that would repeat the previous one.
-            let now = (
-                self.l2.as_ref().map_or(0, |l2| l2.cache.generation()),
-                self.sync_state().position,
-            );
-            if last.as_ref() != Some(&now) {
-                let _ = crate::snapshot::save(Arc::clone(&self)).await;
-                last = Some(now);
-            }
-        }
     }
 
     pub fn purges(&self) -> &Arc<Purges> {
@@ -189,14 +116,16 @@ impl Cluster {
     }
 
     pub fn sync_state(&self) -> SyncState {
-        self.sync
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.sync.borrow().clone()
+    }
+
+    /// The reader's state, to wait on as it moves (entries applied, caught up).
+    pub fn watch_sync(&self) -> watch::Receiver<SyncState> {
+        self.sync.subscribe()
     }
 
     fn update_sync(&self, f: impl FnOnce(&mut SyncState)) {
-        f(&mut self.sync.lock().unwrap_or_else(PoisonError::into_inner));
+        self.sync.send_modify(f);
     }
 
     fn log_key(shared: &Shared) -> String {
@@ -210,7 +139,7 @@ impl Cluster {
     /// Shares a local fill with every node, in the background: its answer
     /// first, then its log entry, so a reader never sees an entry whose
     /// answer is not yet there. A Redis failure drops the write (counted).
-    pub fn publish(&self, entry: &NewEntry) {
+    pub fn publish_fill(&self, entry: &NewEntry) {
         let (Some(shared), Some(response)) = (&self.shared, &entry.response) else {
             return;
         };
@@ -234,7 +163,7 @@ impl Cluster {
 
     /// The answer of an entry learned from another node, from Redis; `None`
     /// when it is gone (expired, purged) or Redis fails.
-    pub async fn fetch(&self, id: &EntryId, scope: &str) -> Option<Arc<CachedResponse>> {
+    pub async fn fetch_answer(&self, id: &EntryId, scope: &str) -> Option<Arc<CachedResponse>> {
         let shared = self.shared.as_ref()?;
         let bytes = shared
             .get("l2_body", &Self::body_key(shared, id))
@@ -319,6 +248,20 @@ impl Cluster {
             expires_at_ms: fill.expires_at_ms,
             response: None,
         })
+    }
+}
+
+impl Peers for Cluster {
+    fn publish(&self, entry: &NewEntry) {
+        self.publish_fill(entry);
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        id: &'a EntryId,
+        scope: &'a str,
+    ) -> BoxFuture<'a, Option<Arc<CachedResponse>>> {
+        Box::pin(self.fetch_answer(id, scope))
     }
 }
 

@@ -1,11 +1,19 @@
 //! The gateway's own errors, each mapped to an HTTP status and the OpenAI error
-//! JSON `{"error":{"message","type","param","code"}}`.
+//! JSON `{"error":{"message","type","param","code"}}` — here and nowhere else.
+//! Stages return their own small error enums; the conversions below are the
+//! one place they meet HTTP.
 
 use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+
+use crate::auth::AuthError;
+use crate::cache::PolicyError;
+use crate::ratelimit::Denial;
+use crate::request::RequestError;
+use crate::upstream::UpstreamError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -39,8 +47,6 @@ pub enum GatewayError {
     UpstreamUnavailable { message: String },
     #[error("{message}")]
     UpstreamTimeout { message: String },
-    #[error("the gateway is shutting down")]
-    ShuttingDown,
     #[error("internal gateway error")]
     Internal,
 }
@@ -66,7 +72,6 @@ impl GatewayError {
             }
             Self::UpstreamUnavailable { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -83,7 +88,7 @@ impl GatewayError {
             Self::RateLimited { kind, .. } => kind,
             Self::UpstreamRateLimited { .. } => "rate_limit_error",
             Self::UpstreamUnavailable { .. } | Self::UpstreamTimeout { .. } => "upstream_error",
-            Self::ShuttingDown | Self::Internal => "server_error",
+            Self::Internal => "server_error",
         }
     }
 
@@ -100,7 +105,6 @@ impl GatewayError {
             Self::UpstreamRateLimited { .. } => "upstream_rate_limited",
             Self::UpstreamUnavailable { .. } => "upstream_unavailable",
             Self::UpstreamTimeout { .. } => "upstream_timeout",
-            Self::ShuttingDown => "shutting_down",
             Self::Internal => "internal_error",
         }
     }
@@ -148,6 +152,54 @@ impl IntoResponse for GatewayError {
         }
         response.extensions_mut().insert(ErrorCode(self.code()));
         response
+    }
+}
+
+impl From<AuthError> for GatewayError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Unauthorized => Self::Unauthorized,
+            AuthError::AdminDisabled => Self::AdminDisabled,
+        }
+    }
+}
+
+impl From<RequestError> for GatewayError {
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::TooLarge { limit } => Self::PayloadTooLarge { limit },
+            RequestError::Unreadable => Self::bad_request(e.to_string()),
+            RequestError::Invalid { message, param } => Self::BadRequest { message, param },
+        }
+    }
+}
+
+impl From<PolicyError> for GatewayError {
+    fn from(e: PolicyError) -> Self {
+        Self::bad_request(e.to_string())
+    }
+}
+
+impl From<Denial> for GatewayError {
+    fn from(d: Denial) -> Self {
+        Self::RateLimited {
+            kind: d.kind.label(),
+            retry_after: d.retry_after,
+        }
+    }
+}
+
+impl From<UpstreamError> for GatewayError {
+    fn from(e: UpstreamError) -> Self {
+        let message = e.to_string();
+        match e {
+            UpstreamError::RateLimited { retry_after, .. } => Self::UpstreamRateLimited {
+                message,
+                retry_after,
+            },
+            UpstreamError::Unavailable { .. } => Self::UpstreamUnavailable { message },
+            UpstreamError::Timeout { .. } => Self::UpstreamTimeout { message },
+        }
     }
 }
 

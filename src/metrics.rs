@@ -62,9 +62,10 @@ impl Metrics {
         self.handle.run_upkeep();
     }
 
-    pub fn request(&self, route: &'static str, status: u16, elapsed: Duration) {
+    pub fn request(&self, route: &str, status: u16, elapsed: Duration) {
+        let route = route.to_string();
         self.with(|| {
-            counter!("gateway_requests_total", "route" => route, "status" => status.to_string())
+            counter!("gateway_requests_total", "route" => route.clone(), "status" => status.to_string())
                 .increment(1);
             histogram!("gateway_request_duration_seconds", "route" => route)
                 .record(elapsed.as_secs_f64());

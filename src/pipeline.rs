@@ -1,14 +1,15 @@
-//! The request pipeline, readable top to bottom (DESIGN.md §1). Each proxied
-//! route is one function that calls the stages in order:
+//! The request pipeline, readable top to bottom (DESIGN.md §1): [`pipeline`]
+//! calls every stage in order and records what each one decided. Stages
+//! return outcomes; nothing below them writes to the access record.
 //!
 //! auth → body limit + parse → cache policy → rate limit (Redis Lua, local
-//! fallback) → route to upstream → L1 look-up (memory, then Redis) →
+//! fallback) → L1 look-up (memory, then Redis) → L2 (embed, search, verify) →
 //! single-flight → forward (key pool, retries, SSE passthrough) → respond,
-//! filling the cache and settling the token charge from the answer.
+//! filling the caches and settling the charge from the answer.
 
-mod cached;
-mod request;
-mod semantic;
+mod answer;
+mod call;
+mod forward;
 
 use std::sync::Arc;
 
@@ -18,46 +19,17 @@ use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-pub use request::{ApiRequest, read_body};
-
 use crate::access::RequestInfo;
 use crate::auth::Tenant;
-use crate::cache::CachePolicy;
+use crate::cache::{CachePolicy, CacheStatus, Flight, Lookup, l1_key};
 use crate::error::GatewayError;
-use crate::ratelimit::{Admission, Decision};
-use crate::server::Gateway;
+use crate::gateway::Gateway;
+use crate::ratelimit::{Charge, Decision};
+use crate::request::{ApiRequest, read_body};
+use crate::semantic::L2Lookup;
 use crate::upstream::{UpstreamRequest, upstream_request_headers};
-use cached::Call;
-
-/// A cacheable POST route and what sets it apart.
-struct Route {
-    /// Endpoint name in the cache key.
-    endpoint: &'static str,
-    /// Path below the upstream base URL.
-    path: &'static str,
-    /// A body field the route cannot do without.
-    required: &'static str,
-    /// Honours `"stream": true`.
-    streams: bool,
-    /// The L2 semantic cache applies.
-    semantic: bool,
-}
-
-const CHAT: Route = Route {
-    endpoint: "chat/completions",
-    path: "/chat/completions",
-    required: "messages",
-    streams: true,
-    semantic: true,
-};
-
-const EMBEDDINGS: Route = Route {
-    endpoint: "embeddings",
-    path: "/embeddings",
-    required: "input",
-    streams: false,
-    semantic: false,
-};
+use call::{CHAT, Call, EMBEDDINGS, Fill, Route};
+use forward::forward;
 
 /// `POST /v1/chat/completions`, JSON or SSE.
 pub async fn chat_completions(
@@ -94,31 +66,56 @@ async fn pipeline(
     // Auth: gateway key → tenant.
     let tenant = gw.auth.authenticate(headers)?;
     info.tenant = Some(tenant.name.clone());
-    // Body limit and parse.
+    // Body: limit, parse, validate.
     let body = read_body(body, headers, gw.config.server.max_body_bytes).await?;
     let request = ApiRequest::parse(&body, Some(route.required))?;
     let stream = route.streams && request.stream;
-    info.model = Some(request.model.clone());
-    info.stream = stream;
+    (info.model, info.stream) = (Some(request.model.clone()), stream);
     // Cache policy: controls, TTL, scope, semantic threshold.
     let threshold = gw.config.semantic.threshold;
     let policy = CachePolicy::decide(headers, &tenant, &gw.config.cache, threshold)?;
-    // Rate limit: one Redis round trip (or the local fallback).
-    let admission = admit(gw, &tenant, &request, info).await?;
-    // Route the model to its upstream.
-    let upstream = gw.upstreams.route(Some(&request.model));
-    // L1 → L2 → single-flight → forward → fill and settle.
-    let call = Call {
-        endpoint: route.endpoint,
-        path: route.path,
-        headers,
-        body,
-        stream,
-        semantic: route.semantic,
-        request: &request,
-        admission: &admission,
+    // Rate limit: one Redis round trip (or the local fallback); the charge
+    // settles with the real cost on every way out.
+    let charge = admit(gw, &tenant, &request, info).await?;
+    let call = Call::new(route, headers, body, request, stream);
+    if !policy.engaged() {
+        return forward(gw, &call, charge, None, info).await;
+    }
+    let key = l1_key(&policy.scope, route.endpoint, &call.request.fields);
+    if !policy.lookup {
+        let fill = Fill::new(key, policy, None, None);
+        return forward(gw, &call, charge, Some(fill), info).await;
+    }
+    // L1 exact: memory, then Redis.
+    info.cache = Some(CacheStatus::Miss);
+    if let Lookup::Hit(entry, _) = gw.cache.lookup(&key, &policy.scope).await {
+        info.cache = Some(CacheStatus::HitL1);
+        return answer::hit(&gw.metrics, &entry, &call, charge);
+    }
+    // L2 semantic: embed the last user turn, search its partition, verify.
+    let probe = match semantic(gw, &call, &policy).await {
+        L2Lookup::Hit { answer, similarity } => {
+            (info.cache, info.similarity) = (Some(CacheStatus::HitL2), Some(similarity));
+            return answer::hit(&gw.metrics, &answer, &call, charge);
+        }
+        L2Lookup::Miss(probe) => probe,
     };
-    cached::serve(gw, &policy, upstream, call, info).await
+    // Single-flight: one upstream call per identical in-flight request.
+    let recheck = || async { gw.cache.lookup(&key, &policy.scope).await.hit() };
+    let flight = match gw.flights.board(key, recheck).await {
+        Flight::Lead(flight) => flight,
+        Flight::Followed(landed) => {
+            info.coalesced = true;
+            return answer::landed(&gw.metrics, landed, &call, charge);
+        }
+        Flight::Cached(entry) => {
+            info.cache = Some(CacheStatus::HitL1);
+            return answer::hit(&gw.metrics, &entry, &call, charge);
+        }
+    };
+    // Forward upstream, then fill L1, L2 and the flight from the answer.
+    let fill = Fill::new(key, policy, Some(flight), probe);
+    forward(gw, &call, charge, Some(fill), info).await
 }
 
 /// The rate-limit stage: one Redis round trip (or the local fallback) charges a
@@ -128,24 +125,29 @@ async fn admit(
     tenant: &Tenant,
     request: &ApiRequest,
     info: &mut RequestInfo,
-) -> Result<Admission, GatewayError> {
+) -> Result<Charge, GatewayError> {
     let estimate = request.token_estimate(gw.config.rate_limit.default_completion_tokens);
     match gw.limiter.admit(tenant, &request.model, estimate).await {
         Decision::Allow(admission) => {
             info.ratelimit = Some(admission.headers.clone());
-            Ok(admission)
+            Ok(Charge::new(Arc::clone(&gw.limiter), admission))
         }
-        Decision::Deny {
-            kind,
-            retry_after,
-            headers,
-        } => {
-            info.ratelimit = Some(headers);
-            Err(GatewayError::RateLimited {
-                kind: kind.label(),
-                retry_after,
-            })
+        Decision::Deny(denial) => {
+            info.ratelimit = Some(denial.headers.clone());
+            Err(denial.into())
         }
+    }
+}
+
+/// The L2 stage, where it applies (chat, and an embedder is available).
+async fn semantic(gw: &Gateway, call: &Call<'_>, policy: &CachePolicy) -> L2Lookup {
+    match &gw.l2 {
+        Some(l2) if call.route.semantic => {
+            let (scope, threshold) = (&policy.scope, policy.semantic_threshold);
+            l2.lookup(&gw.peers, scope, threshold, &call.request.fields)
+                .await
+        }
+        _ => L2Lookup::Miss(None),
     }
 }
 
@@ -192,10 +194,10 @@ fn respond(info: RequestInfo, result: Result<Response, GatewayError>) -> Respons
             .headers_mut()
             .insert("x-gateway-cache-similarity", value);
     }
-    if let Some(label) = info.cache {
+    if let Some(status) = info.cache {
         response
             .headers_mut()
-            .insert("x-gateway-cache", HeaderValue::from_static(label));
+            .insert("x-gateway-cache", HeaderValue::from_static(status.label()));
     }
     response.extensions_mut().insert(info);
     response

@@ -6,12 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use bytes::Bytes;
 
-use super::flight::FlightGuard;
-use super::{CacheKey, CachedResponse, L1, Landed, Usage, sse};
-use crate::error::GatewayError;
+use super::entry::{CachedResponse, Usage};
+use super::flight::{FlightGuard, Landed};
+use super::key::CacheKey;
+use super::l1::L1;
+use super::sse;
 use crate::upstream::StreamObserver;
 
 /// Called with the entry when a captured stream is stored (the L2 fill).
@@ -97,15 +98,7 @@ impl StreamObserver for StreamFill {
             }
             // Clean but not cacheable (too large): followers ask upstream themselves.
             (None, true) => Landed::Abandoned,
-            (None, false) => {
-                let error = GatewayError::UpstreamUnavailable {
-                    message: "the upstream stream ended abnormally".into(),
-                };
-                Landed::Failed {
-                    status: StatusCode::BAD_GATEWAY,
-                    body: Bytes::from(error.body().to_string()),
-                }
-            }
+            (None, false) => Landed::Cut,
         };
         if let Some(flight) = self.flight.take() {
             flight.land(landed);

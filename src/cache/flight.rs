@@ -1,9 +1,11 @@
 //! Single-flight: concurrent identical misses on one node make one upstream
 //! call. The first request leads; the others wait for what it lands — the
 //! answer, or its error (which is not cached). A leader that goes away without
-//! landing (client gone) lands `Abandoned`, and its followers try again.
+//! landing (client gone) lands `Abandoned`, and its followers look in the
+//! cache again, then board anew (one of them leads).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -11,7 +13,8 @@ use axum::http::StatusCode;
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use super::{CacheKey, CachedResponse};
+use super::entry::CachedResponse;
+use super::key::CacheKey;
 
 /// What a flight ended with.
 #[derive(Debug, Clone)]
@@ -22,7 +25,19 @@ pub enum Landed {
         status: StatusCode,
         body: Bytes,
     },
+    /// The leader's upstream stream broke after it started: nothing to share.
+    Cut,
     Abandoned,
+}
+
+/// What boarding a flight gives a request.
+pub enum Flight {
+    /// Lead: make the upstream call and land the flight.
+    Lead(FlightGuard),
+    /// Another request's call landed with this (never `Abandoned`).
+    Followed(Landed),
+    /// A leader went away, and the cache had the answer meanwhile.
+    Cached(Arc<CachedResponse>),
 }
 
 type Slot = watch::Receiver<Option<Landed>>;
@@ -34,7 +49,7 @@ pub struct Flights {
     waiting: AtomicUsize,
 }
 
-pub enum Join {
+enum Join {
     Leader(FlightGuard),
     Follower(Slot),
 }
@@ -45,7 +60,7 @@ impl Flights {
     }
 
     /// Leads a new flight for `key`, or follows the one in the air.
-    pub fn join(self: &Arc<Self>, key: CacheKey) -> Join {
+    fn join(self: &Arc<Self>, key: CacheKey) -> Join {
         let mut map = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((_, slot)) = map.get(&key) {
             return Join::Follower(slot.clone());
@@ -69,6 +84,29 @@ impl Flights {
         }
     }
 
+    /// Leads the flight for `key` or follows the one in the air until it
+    /// lands; when its leader goes away, looks in the cache (`recheck`) and
+    /// boards again.
+    pub async fn board<F, Fut>(self: &Arc<Self>, key: CacheKey, recheck: F) -> Flight
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Option<Arc<CachedResponse>>>,
+    {
+        loop {
+            match self.join(key) {
+                Join::Leader(guard) => return Flight::Lead(guard),
+                Join::Follower(slot) => match self.wait(slot).await {
+                    Landed::Abandoned => {
+                        if let Some(entry) = recheck().await {
+                            return Flight::Cached(entry);
+                        }
+                    }
+                    landed => return Flight::Followed(landed),
+                },
+            }
+        }
+    }
+
     pub fn in_flight(&self) -> usize {
         self.inflight
             .lock()
@@ -82,7 +120,7 @@ impl Flights {
     }
 
     /// Waits for the leader; a vanished leader counts as `Abandoned`.
-    pub async fn wait(&self, mut slot: Slot) -> Landed {
+    async fn wait(&self, mut slot: Slot) -> Landed {
         struct Waiting<'a>(&'a AtomicUsize);
         impl Drop for Waiting<'_> {
             fn drop(&mut self) {
@@ -133,7 +171,7 @@ impl Drop for FlightGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::Usage;
+    use crate::cache::entry::Usage;
     use std::time::Duration;
 
     fn key() -> CacheKey {

@@ -8,7 +8,15 @@ use axum::http::{HeaderMap, header};
 
 use crate::auth::Tenant;
 use crate::config::CacheConfig;
-use crate::error::GatewayError;
+
+/// A cache control header the gateway cannot honour.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("x-gateway-cache-ttl must be a whole number of seconds")]
+    Ttl,
+    #[error("x-gateway-semantic-threshold must be a number within 0..=1")]
+    SemanticThreshold,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CachePolicy {
@@ -30,7 +38,7 @@ impl CachePolicy {
         tenant: &Tenant,
         config: &CacheConfig,
         semantic_threshold: f32,
-    ) -> Result<Self, GatewayError> {
+    ) -> Result<Self, PolicyError> {
         let enabled = config.enabled && tenant.cache.enabled;
         let (no_cache, no_store) = cache_control(headers);
         let max = Duration::from_secs(config.max_ttl_secs);
@@ -40,10 +48,7 @@ impl CachePolicy {
                 .to_str()
                 .ok()
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                .ok_or_else(|| GatewayError::BadRequest {
-                    message: "x-gateway-cache-ttl must be a whole number of seconds".into(),
-                    param: None,
-                })?;
+                .ok_or(PolicyError::Ttl)?;
             ttl = Duration::from_secs(secs);
         }
         let ttl = ttl.min(max);
@@ -60,11 +65,7 @@ impl CachePolicy {
                     .ok()
                     .and_then(|v| v.trim().parse::<f32>().ok())
                     .filter(|t| (0.0..=1.0).contains(t))
-                    .ok_or_else(|| GatewayError::BadRequest {
-                        message: "x-gateway-semantic-threshold must be a number within 0..=1"
-                            .into(),
-                        param: None,
-                    })?,
+                    .ok_or(PolicyError::SemanticThreshold)?,
             ),
         };
         Ok(Self {

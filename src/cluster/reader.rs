@@ -115,9 +115,8 @@ impl Cluster {
     fn apply(&self, id: &str, fields: &std::collections::HashMap<String, redis::Value>) {
         match Event::parse(fields) {
             Ok(Event::Fill(fill)) => {
-                let (stored, entry) = (fill.stored_at_ms, fill.id);
+                let stored = fill.stored_at_ms;
                 if self.apply_fill(fill) {
-                    let _ = self.applied.send(entry);
                     let lag = now_ms().saturating_sub(stored);
                     self.metrics.cluster_applied(Duration::from_millis(lag));
                     self.update_sync(|s| {

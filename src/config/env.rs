@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 
-use super::{Config, ConfigError, Secret, TenantConfig, UpstreamConfig};
+use super::model::{Config, ConfigError};
+use super::proxy::{DEFAULT_UPSTREAM_URL, TenantConfig, UpstreamConfig};
+use super::secret::Secret;
 
 /// Environment variables as handed to [`Config::load`].
 pub type Env = BTreeMap<String, String>;
@@ -115,7 +117,7 @@ fn default_upstream(config: &mut Config) -> &mut UpstreamConfig {
         None => {
             config.upstreams.push(UpstreamConfig {
                 name: "default".into(),
-                base_url: super::DEFAULT_UPSTREAM_URL.into(),
+                base_url: DEFAULT_UPSTREAM_URL.into(),
                 api_keys: Vec::new(),
             });
             let last = config.upstreams.len() - 1;

@@ -2,7 +2,8 @@
 
 use std::collections::HashSet;
 
-use super::{Config, ConfigError};
+use super::model::{Config, ConfigError};
+use super::proxy::TenantLimits;
 
 pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     let invalid = |m: String| Err(ConfigError::Invalid(m));
@@ -230,7 +231,7 @@ fn check_http_url(what: &str, value: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn validate_limits(tenant: &str, limits: &super::TenantLimits) -> Result<(), ConfigError> {
+fn validate_limits(tenant: &str, limits: &TenantLimits) -> Result<(), ConfigError> {
     let zero = |v: Option<u32>| v == Some(0);
     let bad = zero(limits.requests_per_minute)
         || zero(limits.request_burst)

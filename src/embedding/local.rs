@@ -11,7 +11,7 @@ use candle_transformers::models::bert::{BertModel, Config};
 use futures_util::future::BoxFuture;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
-use super::{Backend, EmbedError, normalize};
+use super::backend::{Backend, EmbedError, normalize};
 
 /// The model's `max_seq_length` (the shipped tokenizer.json says 128).
 const MAX_TOKENS: usize = 256;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::{Backend, EmbedError, normalize};
+use super::backend::{Backend, EmbedError, normalize};
 use crate::config::Secret;
 
 pub struct RemoteEmbedder {

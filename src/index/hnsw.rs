@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use hnsw_rs::anndists::dist::Distance;
 use hnsw_rs::hnsw::Hnsw;
 
-use super::{VectorIndex, distance};
+use super::space::{VectorIndex, distance};
 
 /// Our clamped dot-product distance on unit vectors.
 #[derive(Debug, Clone, Copy, Default)]

@@ -1,7 +1,16 @@
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::limits::{key, limits_for, parse_reply};
 use super::*;
-use crate::config::{ModelLimits, RedisConfig, TenantCache, TenantLimits};
+use crate::auth::Tenant;
+use crate::config::{
+    ModelLimits, RateLimitConfig, RedisConfig, RedisFailure, TenantCache, TenantLimits,
+};
+use crate::metrics::Metrics;
+use crate::shared::Shared;
 
 fn tenant(limits: TenantLimits) -> Tenant {
     Tenant {
@@ -72,11 +81,11 @@ async fn without_redis_the_local_limiter_enforces_the_limit() {
     let t = tenant(rpm(60, 5));
     assert_eq!(admitted(&limiter, &t, 8).await, 5);
     match limiter.admit(&t, "m", 1).await {
-        Decision::Deny {
+        Decision::Deny(Denial {
             kind,
             retry_after,
             headers,
-        } => {
+        }) => {
             assert_eq!(kind, Kind::Requests);
             assert_eq!(retry_after, Duration::from_secs(1));
             assert_eq!(headers.requests.unwrap().remaining, 0);
@@ -131,7 +140,7 @@ async fn settling_refunds_unused_tokens_locally() {
     };
     assert!(matches!(
         limiter.admit(&t, "m", 90).await,
-        Decision::Deny { .. }
+        Decision::Deny(_)
     ));
     let refund = limiter
         .settle(&admission, Some(10), false)

@@ -1,35 +1,27 @@
 //! Reads the real token usage out of a passing SSE stream (the usage chunk of
-//! `stream_options.include_usage`) and settles the rate-limit admission with it
+//! `stream_options.include_usage`) and settles the rate-limit charge with it
 //! when the stream ends. Chains to another observer (the cache capture).
-
-use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::{Admission, RateLimiter};
+use super::charge::Charge;
 use crate::upstream::StreamObserver;
 
 /// Longest SSE line kept while looking for usage; longer lines are content.
 const MAX_LINE: usize = 64 * 1024;
 
 pub struct UsageWatch {
-    limiter: Arc<RateLimiter>,
-    admission: Admission,
+    charge: Charge,
     partial: Vec<u8>,
     total_tokens: Option<u64>,
     next: Option<Box<dyn StreamObserver>>,
 }
 
 impl UsageWatch {
-    pub fn new(
-        limiter: Arc<RateLimiter>,
-        admission: Admission,
-        next: Option<Box<dyn StreamObserver>>,
-    ) -> Self {
+    pub fn new(charge: Charge, next: Option<Box<dyn StreamObserver>>) -> Self {
         Self {
-            limiter,
-            admission,
+            charge,
             partial: Vec::new(),
             total_tokens: None,
             next,
@@ -78,8 +70,7 @@ impl StreamObserver for UsageWatch {
     }
 
     fn end(mut self: Box<Self>, clean: bool) {
-        self.limiter
-            .settle(&self.admission, self.total_tokens, false);
+        self.charge.spent(self.total_tokens);
         if let Some(next) = self.next.take() {
             next.end(clean);
         }

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use super::{EntryId, PartitionKey, Rejection};
+use super::keys::{EntryId, PartitionKey, entry_id};
+use super::verify::Rejection;
 use crate::cache::CachedResponse;
 
 /// An entry to add (from a local fill, the cluster log or a snapshot).
@@ -31,7 +32,7 @@ impl NewEntry {
         response: Arc<CachedResponse>,
     ) -> Self {
         Self {
-            id: super::entry_id(&partition, &text),
+            id: entry_id(&partition, &text),
             scope: scope.into(),
             partition,
             text,

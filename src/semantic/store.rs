@@ -8,8 +8,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::entry::{Answer, Lookup, NewEntry, Stats};
+use super::keys::{EntryId, PartitionKey};
 use super::partition::Partition;
-use super::{EntryId, Guards, PartitionKey};
+use super::verify::Guards;
 use crate::cache::{CachedResponse, PurgeScope, Purges, now_ms};
 use crate::config::SemanticConfig;
 use crate::metrics::Metrics;

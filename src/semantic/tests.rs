@@ -1,14 +1,16 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::*;
 use crate::cache::{CachedResponse, PurgeScope, Usage};
 use crate::config::SemanticConfig;
 use crate::embedding::normalize;
+use crate::metrics::Metrics;
 
 fn fields(value: Value) -> Map<String, Value> {
     match value {

@@ -8,10 +8,11 @@ use std::time::{Duration, SystemTime};
 use axum::http::{HeaderMap, StatusCode, header};
 use tokio::time::{Instant, sleep, timeout_at};
 
-use super::{
-    Lease, RetryPolicy, Upstream, UpstreamBody, UpstreamError, UpstreamRequest, UpstreamResponse,
-    client_response_headers, is_retryable, retry_after,
-};
+use super::exchange::{UpstreamBody, UpstreamError, UpstreamRequest, UpstreamResponse};
+use super::headers::client_response_headers;
+use super::pool::Lease;
+use super::retry::{RetryPolicy, is_retryable, retry_after};
+use super::route::Upstream;
 use crate::config::RetryConfig;
 use crate::metrics::Metrics;
 

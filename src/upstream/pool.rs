@@ -60,14 +60,6 @@ impl KeyPool {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
-    }
-
     fn now_ms(&self) -> u64 {
         Instant::now().duration_since(self.epoch).as_millis() as u64
     }

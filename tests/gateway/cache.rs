@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use g_aigateway::config::{Secret, TenantCache};
-use g_aigateway::mock::Fault;
+use mock_upstream::Fault;
 use serde_json::{Value, json};
 
 use crate::redis::RedisServer;

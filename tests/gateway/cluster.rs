@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use g_aigateway::config::{Config, Secret};
-use g_aigateway::mock::MockUpstream;
+use mock_upstream::MockUpstream;
 use serde_json::{Value, json};
 
 use crate::redis::{RedisCluster, RedisServer};

@@ -161,7 +161,7 @@ async fn models_route_to_their_upstream_by_exact_name_or_prefix() {
 #[tokio::test]
 async fn metrics_show_requests_upstream_attempts_and_retries_after_traffic() {
     let mock = mock().await;
-    mock.push_faults([g_aigateway::mock::Fault::Status {
+    mock.push_faults([mock_upstream::Fault::Status {
         status: 503,
         retry_after: None,
     }]);

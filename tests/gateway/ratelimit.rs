@@ -19,7 +19,7 @@ fn requests(per_minute: u32, burst: u32) -> TenantLimits {
 
 /// Both tenants limited alike; Redis when given.
 fn limited(
-    mock: &g_aigateway::mock::MockUpstream,
+    mock: &mock_upstream::MockUpstream,
     limits: TenantLimits,
     redis: Option<&RedisServer>,
 ) -> Config {

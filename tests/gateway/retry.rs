@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use g_aigateway::config::{Secret, UpstreamConfig};
-use g_aigateway::mock::Fault;
+use mock_upstream::Fault;
 
 use crate::support::*;
 

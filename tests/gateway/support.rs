@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use g_aigateway::config::{Config, RetryConfig, Secret, TenantConfig, UpstreamConfig};
-use g_aigateway::mock::{MockOptions, MockUpstream};
 use g_aigateway::{RunError, run};
+use mock_upstream::{MockOptions, MockUpstream};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;

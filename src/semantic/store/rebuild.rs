@@ -8,7 +8,7 @@
 use std::sync::{Arc, PoisonError};
 
 use super::{SemanticCache, Store};
-use crate::semantic::PartitionKey;
+use crate::semantic::keys::PartitionKey;
 use crate::semantic::partition;
 
 /// Inserts a finished rebuild replays under the store's lock; more are

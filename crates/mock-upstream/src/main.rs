@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use g_aigateway::mock::{MockOptions, MockUpstream};
+use mock_upstream::{MockOptions, MockUpstream};
 
 /// Mock OpenAI-compatible upstream: chat completions (JSON and SSE), embeddings,
 /// models. Send `x-mock-fault: 503` or `x-mock-fault: cut:3` to inject faults,

@@ -1,7 +1,7 @@
 //! A mock OpenAI-compatible upstream that speaks real HTTP and SSE: chat
 //! completions (JSON and streamed), deterministic embeddings, a model list, and
 //! scripted or random faults. Tests and benchmarks run it in process; users start
-//! it with `cargo run --release --bin mock-upstream` to try the gateway offline.
+//! it with `cargo run --release -p mock-upstream` to try the gateway offline.
 
 mod chat;
 mod embed;

@@ -8,7 +8,7 @@
 //! identical text) and the pair is labelled a duplicate; every other hit is a
 //! false hit, i.e. a wrong cached answer.
 //!
-//! `cargo run --release --bin l2-eval -- ../shared/data/qqp_dev.jsonl` (add
+//! `cargo run --release -p l2-eval -- ../shared/data/qqp_dev.jsonl` (add
 //! `--ablation` for each guard alone)
 
 use std::path::PathBuf;

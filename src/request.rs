@@ -8,27 +8,49 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Map, Value};
 
-use crate::error::GatewayError;
+/// Why a request body was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("request body is larger than the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("could not read the request body")]
+    Unreadable,
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        /// The field at fault, as OpenAI's `param`.
+        param: Option<&'static str>,
+    },
+}
+
+impl RequestError {
+    fn invalid(message: impl Into<String>, param: Option<&'static str>) -> Self {
+        Self::Invalid {
+            message: message.into(),
+            param,
+        }
+    }
+}
 
 /// Reads the body up to `limit` bytes: 413 above it, announced or not.
 pub async fn read_body(
     body: Body,
     headers: &HeaderMap,
     limit: usize,
-) -> Result<Bytes, GatewayError> {
+) -> Result<Bytes, RequestError> {
     let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > limit as u64) {
-        return Err(GatewayError::PayloadTooLarge { limit });
+        return Err(RequestError::TooLarge { limit });
     }
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(GatewayError::PayloadTooLarge { limit })
+            Err(RequestError::TooLarge { limit })
         }
-        Err(_) => Err(GatewayError::bad_request("could not read the request body")),
+        Err(_) => Err(RequestError::Unreadable),
     }
 }
 
@@ -42,41 +64,42 @@ pub struct ApiRequest {
 
 impl ApiRequest {
     /// Parses a JSON object body; `required` names a field that must be present.
-    pub fn parse(body: &[u8], required: Option<&'static str>) -> Result<Self, GatewayError> {
+    pub fn parse(body: &[u8], required: Option<&'static str>) -> Result<Self, RequestError> {
         let value: Value = serde_json::from_slice(body).map_err(|e| {
-            GatewayError::bad_request(format!("request body is not valid JSON: {e}"))
+            RequestError::invalid(format!("request body is not valid JSON: {e}"), None)
         })?;
         let Value::Object(fields) = value else {
-            return Err(GatewayError::bad_request(
+            return Err(RequestError::invalid(
                 "request body must be a JSON object",
+                None,
             ));
         };
         let model = match fields.get("model") {
             Some(Value::String(m)) if !m.is_empty() => m.clone(),
             _ => {
-                return Err(GatewayError::BadRequest {
-                    message: "`model` must be a non-empty string".into(),
-                    param: Some("model"),
-                });
+                return Err(RequestError::invalid(
+                    "`model` must be a non-empty string",
+                    Some("model"),
+                ));
             }
         };
         let stream = match fields.get("stream") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
             Some(_) => {
-                return Err(GatewayError::BadRequest {
-                    message: "`stream` must be a boolean".into(),
-                    param: Some("stream"),
-                });
+                return Err(RequestError::invalid(
+                    "`stream` must be a boolean",
+                    Some("stream"),
+                ));
             }
         };
         if let Some(name) = required
             && !fields.contains_key(name)
         {
-            return Err(GatewayError::BadRequest {
-                message: format!("missing required parameter `{name}`"),
-                param: Some(name),
-            });
+            return Err(RequestError::invalid(
+                format!("missing required parameter `{name}`"),
+                Some(name),
+            ));
         }
         Ok(Self {
             model,
@@ -161,6 +184,7 @@ mod tests {
             b"{\"model\":\"m\"}",
         ] {
             let err = ApiRequest::parse(body, Some("messages")).unwrap_err();
+            let err = crate::error::GatewayError::from(err);
             assert_eq!(err.status(), 400, "{}", String::from_utf8_lossy(body));
         }
     }

@@ -1,0 +1,142 @@
+//! The upstream step and the fill after it: forward the client's body (key
+//! pool, retries, SSE passthrough), then store a complete 200 answer in L1 and
+//! L2 and land the flight — a stream only after a clean `[DONE]`. The charge
+//! learns what the answer cost and settles when it is dropped.
+
+use std::sync::Arc;
+
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::call::{Call, Fill};
+use crate::access::RequestInfo;
+use crate::cache::{CachePolicy, CachedResponse, Landed, StreamFill, Usage};
+use crate::error::GatewayError;
+use crate::gateway::Gateway;
+use crate::ratelimit::{Charge, UsageWatch, total_tokens};
+use crate::upstream::{StreamObserver, UpstreamBody, UpstreamRequest, upstream_request_headers};
+
+pub async fn forward(
+    gw: &Gateway,
+    call: &Call<'_>,
+    mut charge: Charge,
+    fill: Option<Fill>,
+    info: &mut RequestInfo,
+) -> Result<Response, GatewayError> {
+    let upstream = gw.upstreams.route(Some(&call.request.model));
+    let request = UpstreamRequest {
+        method: Method::POST,
+        path: call.route.path,
+        headers: upstream_request_headers(call.headers, call.headers.get("x-request-id")),
+        body: call.body.clone(),
+        stream: call.stream,
+    };
+    charge.sent();
+    let answer = match gw.forwarder.send(upstream, &request).await {
+        Ok(answer) => answer,
+        Err(e) => {
+            info.attempts = e.attempts();
+            charge.failed();
+            let error = GatewayError::from(e);
+            if let Some(flight) = fill.and_then(|f| f.flight) {
+                let body = Bytes::from(error.body().to_string());
+                flight.land(Landed::Failed {
+                    status: error.status(),
+                    body,
+                });
+            }
+            return Err(error);
+        }
+    };
+    info.attempts = answer.attempts;
+    let observer = match &answer.body {
+        UpstreamBody::Stream(_) => Some(watch_stream(gw, charge, fill)),
+        UpstreamBody::Full(bytes) => {
+            complete(gw, charge, answer.status, bytes, fill);
+            None
+        }
+    };
+    Ok(answer.into_response(gw.stream_idle_timeout(), observer))
+}
+
+/// A 200 stream: its usage settles the charge and, when the cache takes
+/// part, its capture fills the cache and lands the flight — both at its end.
+fn watch_stream(gw: &Gateway, charge: Charge, fill: Option<Fill>) -> Box<dyn StreamObserver> {
+    let capture = fill.map(|fill| {
+        let max = gw.config.cache.max_entry_bytes;
+        let (key, ttl, store) = (fill.key, fill.policy.ttl, fill.policy.store);
+        let on_store = fill
+            .probe
+            .map(|probe| Box::new(move |entry| probe.store(entry)) as _);
+        let cache = Arc::clone(&gw.cache);
+        let capture = StreamFill::new(cache, key, ttl, store, max, fill.flight, on_store);
+        Box::new(capture) as Box<dyn StreamObserver>
+    });
+    Box::new(UsageWatch::new(charge, capture))
+}
+
+/// A full answer: its real tokens go to the charge; a cacheable 200 is
+/// stored and lands the flight.
+fn complete(
+    gw: &Gateway,
+    mut charge: Charge,
+    status: StatusCode,
+    bytes: &Bytes,
+    fill: Option<Fill>,
+) {
+    let parsed = (status == StatusCode::OK)
+        .then(|| serde_json::from_slice::<Value>(bytes).ok())
+        .flatten();
+    match &parsed {
+        Some(value) => charge.spent(total_tokens(&value["usage"])),
+        None if status == StatusCode::OK => charge.spent(None),
+        None => charge.failed(),
+    }
+    let Some(fill) = fill else {
+        return;
+    };
+    let landed = if status != StatusCode::OK {
+        Landed::Failed {
+            status,
+            body: bytes.clone(),
+        }
+    } else {
+        let max = gw.config.cache.max_entry_bytes;
+        match parsed.and_then(|value| cacheable(bytes, value, &fill.policy, max)) {
+            Some(entry) => {
+                if fill.policy.store {
+                    gw.cache.fill(fill.key, Arc::clone(&entry));
+                    if let Some(probe) = fill.probe {
+                        probe.store(Arc::clone(&entry));
+                    }
+                }
+                Landed::Answer(entry)
+            }
+            // Not cacheable (too large, not JSON): followers ask upstream themselves.
+            None => Landed::Abandoned,
+        }
+    };
+    if let Some(flight) = fill.flight {
+        flight.land(landed);
+    }
+}
+
+/// A 200 JSON answer worth keeping: an object without `error`, within the size limit.
+fn cacheable(
+    bytes: &Bytes,
+    value: Value,
+    policy: &CachePolicy,
+    max: usize,
+) -> Option<Arc<CachedResponse>> {
+    if bytes.len() > max || !value.is_object() || value.get("error").is_some() {
+        return None;
+    }
+    let usage = Usage::of(&value);
+    Some(Arc::new(CachedResponse::new(
+        bytes.clone(),
+        policy.ttl,
+        usage,
+    )))
+}

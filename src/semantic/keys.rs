@@ -1,0 +1,66 @@
+//! The names L2 gives things: the partition a request searches in (everything
+//! in the L1 key but the last user message's text, plus the embedder), and
+//! the cluster-wide id of an entry.
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::cache::canonical_json;
+
+/// The partition a request searches in: SHA-256 over everything in the L1 key
+/// except the last user message's text, plus the embedder's id and dimension.
+pub type PartitionKey = [u8; 32];
+
+/// The text to embed and the partition of a chat request, or `None` when the
+/// request has no plain-text last user message (L2 does not apply).
+pub fn partition_of(
+    scope: &str,
+    embedder: &str,
+    dim: usize,
+    fields: &Map<String, Value>,
+) -> Option<(PartitionKey, String)> {
+    let messages = fields.get("messages")?.as_array()?;
+    let last = messages.last()?;
+    if last.get("role")?.as_str()? != "user" {
+        return None;
+    }
+    let text = last.get("content")?.as_str()?.trim().to_string();
+    if text.is_empty() {
+        return None;
+    }
+    let mut rest = fields.clone();
+    for field in crate::cache::NON_SEMANTIC_FIELDS {
+        rest.remove(*field);
+    }
+    let mut earlier = messages.clone();
+    if let Some(Value::Object(last)) = earlier.last_mut() {
+        last.remove("content");
+    }
+    rest.insert("messages".into(), Value::Array(earlier));
+    let mut hasher = Sha256::new();
+    for part in [scope, "chat/completions", embedder, &dim.to_string()] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hasher.update(canonical_json(&Value::Object(rest)));
+    Some((hasher.finalize().into(), text))
+}
+
+/// A cluster-wide L2 entry id: the first 16 bytes of SHA-256 over the
+/// partition and the prompt, so every node names the same fill alike.
+pub type EntryId = [u8; 16];
+
+pub fn entry_id(partition: &PartitionKey, text: &str) -> EntryId {
+    let mut hasher = Sha256::new();
+    hasher.update(partition);
+    hasher.update(text.as_bytes());
+    let digest: [u8; 32] = hasher.finalize().into();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    id
+}
+
+/// Lower-case hex of an id (its Redis key suffix and log field).
+pub fn id_hex(id: &EntryId) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
