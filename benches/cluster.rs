@@ -21,13 +21,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use common::*;
 use futures_util::future::BoxFuture;
+use g_aigateway::admission::LaneLimits;
 use g_aigateway::cache::{CachedResponse, L1, Purges, Usage};
 use g_aigateway::cluster::{Cluster, Event, Fill};
 use g_aigateway::config::{ClusterConfig, RedisConfig, SemanticConfig};
 use g_aigateway::embedding::{Backend, EmbedError, Embedder, normalize};
 use g_aigateway::metrics::Metrics;
 use g_aigateway::node;
-use g_aigateway::semantic::{L2, NewEntry, SemanticCache, id_hex};
+use g_aigateway::semantic::{Judge, L2, NewEntry, SemanticCache, id_hex};
 use g_aigateway::shared::Shared;
 use g_aigateway::snapshot::Snapshots;
 use rand::rngs::StdRng;
@@ -77,8 +78,12 @@ fn node(name: &str, url: &str, dir: &Path) -> Node {
         "bench:none".into(),
         DIM,
         Arc::new(NoEmbedder),
-        32,
-        Duration::from_secs(1),
+        LaneLimits {
+            max_batch: 32,
+            max_batch_cost: 4096,
+            max_queued_cost: 32_768,
+            initial_rate: 4000.0,
+        },
         Arc::clone(&metrics),
     );
     let semantic = SemanticConfig {
@@ -87,7 +92,14 @@ fn node(name: &str, url: &str, dir: &Path) -> Node {
         ..SemanticConfig::default()
     };
     let cache = SemanticCache::new(semantic, Arc::clone(&purges), Arc::clone(&metrics));
-    let l2 = Arc::new(L2::new(embedder, cache, Arc::clone(&metrics)));
+    let budget = Duration::from_secs(1);
+    let l2 = Arc::new(L2::new(
+        embedder,
+        cache,
+        Judge::Off,
+        budget,
+        Arc::clone(&metrics),
+    ));
     let config = ClusterConfig {
         node_id: Some(name.into()),
         snapshot_dir: dir.to_path_buf(),

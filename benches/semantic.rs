@@ -3,7 +3,12 @@
 //! 2. index: HNSW vs exact scan at several sizes — search p50/p99, recall@1 of
 //!    HNSW against the exact answer, insert rate, memory per entry — on real
 //!    QQP embeddings when `l2-eval` has cached them (else random unit vectors);
-//! 3. L2 hits end to end through the gateway vs a 1 s upstream (the ratio).
+//! 3. the pair verifier: batch-1 latency, batched throughput;
+//! 4. L2 hits end to end through the gateway vs a 1 s upstream (the ratio),
+//!    deciding by the verifier (the default) and by rules, with CPU per hit;
+//! 5. saturation: many clients at once sending distinct prompts that each
+//!    need an embedding and a verification — nothing fails, L2 is skipped
+//!    for what cannot be served within the budget.
 //!
 //! `cargo bench --bench semantic` (needs the model: `bash scripts/fetch-model.sh`).
 
@@ -15,9 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use g_aigateway::config::EmbedderKind;
+use g_aigateway::config::{EmbedderKind, VerifierMode};
 use g_aigateway::embedding::{LocalModel, normalize};
 use g_aigateway::index::{ExactIndex, HnswIndex, VectorIndex};
+use g_aigateway::verifier::{PairModel, Source};
 use hdrhistogram::Histogram;
 use mock_upstream::{MockOptions, MockUpstream};
 use rand::rngs::StdRng;
@@ -169,11 +175,72 @@ fn index_phase(full: bool) {
     println!();
 }
 
-async fn start_gateway(upstream: &MockUpstream) -> SocketAddr {
+async fn start_gateway(upstream: &MockUpstream, mode: VerifierMode) -> SocketAddr {
     let mut config = config_for(upstream.base_url());
     config.embedding.kind = EmbedderKind::Local;
     config.embedding.model_dir = model_dir();
-    spawn_gateway(config).await
+    config.semantic.verifier = mode;
+    let gateway = spawn_gateway(config).await;
+    wait_ready(gateway).await;
+    gateway
+}
+
+async fn wait_ready(gateway: SocketAddr) {
+    let client = reqwest::Client::new();
+    for _ in 0..600 {
+        let ready = client
+            .get(format!("http://{gateway}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ready {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the gateway never became ready");
+}
+
+/// This process's CPU time (user + system), from /proc/self/stat.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<u64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let ticks: u64 = fields.iter().sum();
+    Duration::from_secs_f64(ticks as f64 / 100.0)
+}
+
+fn verifier_phase(full: bool) {
+    let model = PairModel::load(&model_dir(), &Source::Shipped).expect("verifier loads");
+    let pairs: Vec<(String, String)> = (0..if full { 200 } else { 8 })
+        .map(|i| {
+            let (v, n) = (VERBS[i % 8], NOUNS[(i / 8) % 8]);
+            (
+                format!("How do I {v} my {n}?"),
+                format!("how can I {v} my {n} on device {i}"),
+            )
+        })
+        .collect();
+    let mut h = histogram();
+    for pair in &pairs {
+        let started = Instant::now();
+        let _ = model.score(std::slice::from_ref(pair));
+        let _ = h.record(started.elapsed().as_micros() as u64);
+    }
+    let started = Instant::now();
+    for chunk in pairs.chunks(16) {
+        let _ = model.score(chunk);
+    }
+    let rate = pairs.len() as f64 / started.elapsed().as_secs_f64();
+    println!("## pair verifier (base all-MiniLM-L6-v2 + adapter, candle, CPU)\n");
+    println!("| batch 1 p50 ms | batch 1 p99 ms | batched (16) pairs/s |");
+    println!("|---|---|---|");
+    println!("| {:.2} | {:.2} | {rate:.0} |\n", ms(&h, 0.5), ms(&h, 0.99));
 }
 
 fn ask(text: &str) -> String {
@@ -189,23 +256,22 @@ async fn timed(client: &reqwest::Client, gateway: SocketAddr, text: &str) -> (Du
         .send()
         .await
         .expect("gateway answers");
-    let label = response
-        .headers()
-        .get("x-gateway-cache")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let label = match response.status().is_success() {
+        true => response
+            .headers()
+            .get("x-gateway-cache")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string(),
+        // A failed request: counted as such, whatever its cache label.
+        false => String::new(),
+    };
     let _ = response.bytes().await;
     (started.elapsed(), label)
 }
 
-fn end_to_end_phase(full: bool) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let pairs: Vec<(String, String)> = VERBS
+fn paraphrase_pairs(n: usize) -> Vec<(String, String)> {
+    VERBS
         .iter()
         .flat_map(|v| {
             NOUNS.iter().map(move |n| {
@@ -215,52 +281,144 @@ fn end_to_end_phase(full: bool) {
                 )
             })
         })
-        .take(if full { 64 } else { 4 })
-        .collect();
-    let (misses, hits, labels) = runtime.block_on(async {
-        let options = MockOptions {
-            latency: Duration::from_secs(1),
-            ..MockOptions::default()
-        };
-        let mock = MockUpstream::start(options).await.expect("mock");
-        let gateway = start_gateway(&mock).await;
+        .take(n)
+        .collect()
+}
+
+/// Hits after misses, through one gateway deciding by `mode`: the miss and
+/// hit latency histograms, how many paraphrases hit, and CPU per hit.
+async fn end_to_end(
+    mode: VerifierMode,
+    pairs: &[(String, String)],
+) -> (Histogram<u64>, Histogram<u64>, usize, Duration) {
+    let options = MockOptions {
+        latency: Duration::from_secs(1),
+        ..MockOptions::default()
+    };
+    let mock = MockUpstream::start(options).await.expect("mock");
+    let gateway = start_gateway(&mock, mode).await;
+    let client = reqwest::Client::new();
+    let primes = pairs.iter().map(|(a, _)| timed(&client, gateway, a));
+    let misses: Vec<_> = futures_util::future::join_all(primes).await;
+    let mut hits = histogram();
+    let mut count = 0;
+    let cpu = cpu_time();
+    for (_, b) in pairs {
+        let (elapsed, label) = timed(&client, gateway, b).await;
+        if label == "hit-l2" {
+            let _ = hits.record(elapsed.as_micros() as u64);
+            count += 1;
+        }
+    }
+    let cpu_per = (cpu_time() - cpu) / pairs.len().max(1) as u32;
+    let mut miss_h = histogram();
+    for (elapsed, _) in &misses {
+        let _ = miss_h.record(elapsed.as_micros() as u64);
+    }
+    std::mem::forget(mock);
+    (miss_h, hits, count, cpu_per)
+}
+
+fn end_to_end_phase(full: bool) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let pairs = paraphrase_pairs(if full { 64 } else { 4 });
+    println!("## L2 hit end to end (local model, upstream latency 1 s)\n");
+    println!("| decision | path | p50 ms | p99 ms | CPU ms per look-up | paraphrases hit |");
+    println!("|---|---|---|---|---|---|");
+    for (mode, name) in [
+        (VerifierMode::Model, "verifier"),
+        (VerifierMode::Rules, "rules"),
+    ] {
+        let (misses, hits, count, cpu) = runtime.block_on(end_to_end(mode, &pairs));
+        println!(
+            "| {name} | miss: through the 1 s upstream | {:.1} | {:.1} | | |",
+            ms(&misses, 0.5),
+            ms(&misses, 0.99)
+        );
+        println!(
+            "| {name} | L2 hit (embedding + search + decision) | {:.2} | {:.2} | {:.2} | {count}/{} |",
+            ms(&hits, 0.5),
+            ms(&hits, 0.99),
+            cpu.as_secs_f64() * 1e3,
+            pairs.len()
+        );
+        println!(
+            "| {name} | **ratio L2 hit / upstream (p50)** | **{:.4}** | | | |",
+            ms(&hits, 0.5) / ms(&misses, 0.5).max(1e-9),
+        );
+    }
+    println!();
+}
+
+/// `clients` clients at once, each sending distinct paraphrases of cached
+/// prompts (an embedding and a verification each): answers, failures, L2 hits
+/// and skips.
+fn saturation_phase(full: bool) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let clients = if full { 64 } else { 4 };
+    let per_client = if full { 8 } else { 2 };
+    let (h, failed, labels, elapsed) = runtime.block_on(async {
+        let mock = MockUpstream::start(MockOptions::default())
+            .await
+            .expect("mock");
+        let gateway = start_gateway(&mock, VerifierMode::Model).await;
         let client = reqwest::Client::new();
-        let primes = pairs.iter().map(|(a, _)| timed(&client, gateway, a));
-        let misses: Vec<_> = futures_util::future::join_all(primes).await;
-        let mut hits = histogram();
+        for (a, _) in paraphrase_pairs(64) {
+            let _ = timed(&client, gateway, &a).await;
+        }
+        let started = Instant::now();
+        let runs = (0..clients).map(|c| {
+            let client = client.clone();
+            async move {
+                let mut out = Vec::new();
+                for i in 0..per_client {
+                    let (v, n) = (VERBS[(c + i) % 8], NOUNS[(c * 3 + i) % 8]);
+                    let text = format!("could you tell me how I {v} my {n} (client {c}, try {i})");
+                    out.push(timed(&client, gateway, &text).await);
+                }
+                out
+            }
+        });
+        let results: Vec<_> = futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        let elapsed = started.elapsed();
+        let mut h = histogram();
         let mut labels = Vec::new();
-        for (_, b) in &pairs {
-            let (elapsed, label) = timed(&client, gateway, b).await;
-            if label == "hit-l2" {
-                let _ = hits.record(elapsed.as_micros() as u64);
+        let mut failed = 0;
+        for (took, label) in results {
+            let _ = h.record(took.as_micros() as u64);
+            if label.is_empty() {
+                failed += 1;
             }
             labels.push(label);
         }
-        let mut miss_h = histogram();
-        for (elapsed, _) in &misses {
-            let _ = miss_h.record(elapsed.as_micros() as u64);
-        }
         std::mem::forget(mock);
-        (miss_h, hits, labels)
+        (h, failed, labels, elapsed)
     });
-    let hit_count = labels.iter().filter(|l| *l == "hit-l2").count();
-    println!("## L2 hit end to end (local model, upstream latency 1 s)\n");
-    println!("| path | p50 ms | p99 ms |");
-    println!("|---|---|---|");
+    let total = labels.len();
+    let hits = labels.iter().filter(|l| *l == "hit-l2").count();
     println!(
-        "| miss: through the 1 s upstream | {:.1} | {:.1} |",
-        ms(&misses, 0.5),
-        ms(&misses, 0.99)
+        "## saturation: {clients} clients at once, {total} distinct prompts, embedding + verification each\n"
     );
+    println!("| answered per s | p50 ms | p99 ms | failed | L2 hits | misses (incl. L2 skipped) |");
+    println!("|---|---|---|---|---|---|");
     println!(
-        "| L2 hit (fresh embedding + search + verify) | {:.2} | {:.2} |",
-        ms(&hits, 0.5),
-        ms(&hits, 0.99)
-    );
-    println!(
-        "| **ratio L2 hit / upstream (p50)** | **{:.4}** | |\n\n{hit_count}/{} paraphrases were L2 hits.",
-        ms(&hits, 0.5) / ms(&misses, 0.5).max(1e-9),
-        pairs.len()
+        "| {:.0} | {:.1} | {:.1} | {failed} | {hits} | {} |\n",
+        total as f64 / elapsed.as_secs_f64(),
+        ms(&h, 0.5),
+        ms(&h, 0.99),
+        total - hits - failed
     );
 }
 
@@ -269,5 +427,7 @@ fn main() {
     let model = Arc::new(LocalModel::load(&model_dir()).expect("model loads"));
     embedding_phase(&model, full);
     index_phase(full);
+    verifier_phase(full);
     end_to_end_phase(full);
+    saturation_phase(full);
 }

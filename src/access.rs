@@ -44,6 +44,22 @@ impl RequestInfo {
     }
 }
 
+/// How a streamed body really ended, set by whoever ends it (a stream cut by
+/// the upstream ends with an error event, cleanly for HTTP); read when the
+/// access record is written.
+#[derive(Debug, Clone, Default)]
+pub struct StreamOutcome(Arc<std::sync::OnceLock<&'static str>>);
+
+impl StreamOutcome {
+    pub fn set(&self, outcome: &'static str) {
+        let _ = self.0.set(outcome);
+    }
+
+    fn get(&self) -> Option<&'static str> {
+        self.0.get().copied()
+    }
+}
+
 /// A low-cardinality name for a matched route, from its path template:
 /// `/v1/chat/completions` → `chat_completions`, `/v1/models/{id}` →
 /// `models`, `/admin/…` → `admin`; an unmatched path is `unknown`.
@@ -88,6 +104,7 @@ pub async fn record(State(metrics): State<Arc<Metrics>>, request: Request, next:
             .cloned()
             .unwrap_or_default(),
         error: parts.extensions.get::<ErrorCode>().map(|c| c.0),
+        stream_outcome: parts.extensions.get::<StreamOutcome>().cloned(),
         start,
         head_ms: start.elapsed().as_secs_f64() * 1e3,
     };
@@ -106,12 +123,18 @@ struct Record {
     status: u16,
     info: RequestInfo,
     error: Option<&'static str>,
+    stream_outcome: Option<StreamOutcome>,
     start: Instant,
     head_ms: f64,
 }
 
 impl Record {
     fn finish(self, outcome: &'static str) {
+        let outcome = self
+            .stream_outcome
+            .as_ref()
+            .and_then(StreamOutcome::get)
+            .unwrap_or(outcome);
         let elapsed = self.start.elapsed();
         self.metrics.request(&self.route, self.status, elapsed);
         if matches!(self.route.as_str(), "healthz" | "readyz" | "metrics") {
@@ -164,7 +187,11 @@ impl http_body::Body for RecordedBody {
             Poll::Ready(Some(Err(_))) => Some("upstream_error"),
             _ => None,
         };
-        if let (Some(outcome), Some(record)) = (outcome, self.record.take()) {
+        // Taken only once the body ends: taking it on every frame dropped
+        // the record of every stream at its first chunk, unlogged and uncounted.
+        if let Some(outcome) = outcome
+            && let Some(record) = self.record.take()
+        {
             record.finish(outcome);
         }
         polled

@@ -48,6 +48,7 @@ async fn stats(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
         "l1": {"entries": l1_entries, "bytes": l1_bytes},
         "l2": l2,
         "sync": cluster.sync_state(),
+        "costs": gw.costs.by_tenant(),
         "snapshot": {
             "enabled": gw.snapshots.is_some(),
             "path": gw.snapshots.as_ref().map(|s| s.path()),

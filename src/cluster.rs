@@ -25,8 +25,8 @@ pub use log::{Event, Fill, LogError, stream_id};
 use crate::cache::{CachedResponse, L1, PurgeScope, Purges, now_ms};
 use crate::config::ClusterConfig;
 use crate::metrics::Metrics;
-use crate::semantic::{EntryId, L2, NewEntry, Peers, id_hex};
-use crate::shared::Shared;
+use crate::semantic::{EntryId, L2, NewEntry, Peers, id_hex, prompt};
+use crate::shared::{Shared, Write};
 
 /// Where the node's log reader stands.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -136,29 +136,26 @@ impl Cluster {
         shared.key(&format!("l2:e:{}", id_hex(id)))
     }
 
-    /// Shares a local fill with every node, in the background: its answer
+    /// Shares a local fill with every node through the outbox: its answer
     /// first, then its log entry, so a reader never sees an entry whose
-    /// answer is not yet there. A Redis failure drops the write (counted).
+    /// answer is not yet there; while Redis is away both wait, in order.
     pub fn publish_fill(&self, entry: &NewEntry) {
         let (Some(shared), Some(response)) = (&self.shared, &entry.response) else {
             return;
         };
-        let Some(ttl) = response.remaining(now_ms()) else {
-            return;
-        };
         let event = Event::Fill(Fill::of(entry, &self.node));
-        let (shared, body) = (shared.clone(), response.encode());
-        let body_key = Self::body_key(&shared, &entry.id);
-        let maxlen = self.config.stream_maxlen;
-        tokio::spawn(async move {
-            if shared
-                .set_px("l2_body", &body_key, &body, ttl)
-                .await
-                .is_ok()
-            {
-                let _ = append(&shared, maxlen, &event).await;
-            }
-        });
+        shared.send_later(vec![
+            Write::Set {
+                op: "l2_body",
+                key: Self::body_key(shared, &entry.id),
+                value: response.encode().into(),
+                expires_at_ms: response.expires_at_ms,
+            },
+            Write::Cmd {
+                op: "l2_log",
+                cmd: append(shared, self.config.stream_maxlen, &event),
+            },
+        ]);
     }
 
     /// The answer of an entry learned from another node, from Redis; `None`
@@ -194,10 +191,22 @@ impl Cluster {
                 at_ms,
                 node: self.node.clone(),
             };
-            shared_ok = shared.query::<i64>("purge", &mark).await.is_ok()
-                && append(shared, self.config.stream_maxlen, &event)
-                    .await
-                    .is_ok();
+            let written = shared.send_later(vec![
+                Write::Cmd {
+                    op: "purge",
+                    cmd: mark,
+                },
+                Write::Cmd {
+                    op: "l2_log",
+                    cmd: append(shared, self.config.stream_maxlen, &event),
+                },
+            ]);
+            // Reported as shared when Redis took it promptly; otherwise it
+            // waits in the outbox and reaches the other nodes later.
+            if let Some(written) = written {
+                let wait = std::time::Duration::from_secs(1);
+                shared_ok = matches!(tokio::time::timeout(wait, written).await, Ok(Ok(())));
+            }
         }
         tracing::info!(
             scope = scope.label(),
@@ -242,7 +251,7 @@ impl Cluster {
             id: fill.id,
             scope: fill.scope.into(),
             partition: fill.partition,
-            text: fill.text,
+            text: prompt(fill.text),
             vector: fill.vector.into(),
             stored_at_ms: fill.stored_at_ms,
             expires_at_ms: fill.expires_at_ms,
@@ -266,11 +275,7 @@ impl Peers for Cluster {
 }
 
 /// `XADD {prefix}l2:log MAXLEN ~ n * field value ...`
-async fn append(
-    shared: &Shared,
-    maxlen: usize,
-    event: &Event,
-) -> Result<(), crate::shared::SharedError> {
+fn append(shared: &Shared, maxlen: usize, event: &Event) -> redis::Cmd {
     let mut cmd = redis::cmd("XADD");
     cmd.arg(Cluster::log_key(shared))
         .arg("MAXLEN")
@@ -280,5 +285,5 @@ async fn append(
     for (field, value) in event.fields() {
         cmd.arg(field).arg(value);
     }
-    shared.query::<String>("l2_log", &cmd).await.map(|_| ())
+    cmd
 }

@@ -12,10 +12,11 @@ mod secret;
 mod validate;
 
 pub use caching::{
-    CacheConfig, ClusterConfig, EmbedderKind, EmbeddingConfig, SemanticConfig, TenantCache,
+    CacheConfig, ClusterConfig, EmbedderKind, EmbeddingConfig, Guard, SemanticConfig, TenantCache,
+    VerifierMode,
 };
 pub use env::{Env, read_dotenv};
-pub use model::{Config, ConfigError};
+pub use model::{Config, ConfigError, Price};
 pub use proxy::{
     AdminConfig, DEFAULT_PORT, DEFAULT_UPSTREAM_URL, ModelLimits, RateLimitConfig, RedisConfig,
     RedisFailure, RetryConfig, ServerConfig, TenantConfig, TenantLimits, UpstreamConfig,

@@ -9,7 +9,7 @@ mod batcher;
 mod local;
 mod remote;
 
-pub use backend::{Backend, EmbedError, normalize};
-pub use batcher::Embedder;
+pub use backend::{Backend, EmbedError, MAX_TEXT_BYTES, cap, normalize};
+pub use batcher::{Embedder, token_cost};
 pub use local::LocalModel;
 pub use remote::RemoteEmbedder;

@@ -24,11 +24,21 @@ pub enum GatewayError {
     },
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("request headers are larger than the limit of {limit} bytes")]
+    HeadersTooLarge { limit: usize },
+    #[error("request URI is longer than the limit of {limit} bytes")]
+    UriTooLong { limit: usize },
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
+    #[error("{message}")]
+    UnsupportedMediaType { message: String },
     #[error("missing or invalid gateway API key")]
     Unauthorized,
     #[error("the admin API is off: set admin.key (GATEWAY_ADMIN_KEY) to enable it")]
     AdminDisabled,
-    #[error("unknown route {method} {path}")]
+    #[error(
+        "unknown route {method} {path}; the gateway serves POST /v1/chat/completions, POST /v1/responses, POST /v1/completions, POST /v1/embeddings, GET /v1/models and GET /v1/models/{{id}}"
+    )]
     NotFound { method: String, path: String },
     #[error("method {method} is not allowed on {path}")]
     MethodNotAllowed { method: String, path: String },
@@ -63,6 +73,10 @@ impl GatewayError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::AdminDisabled => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
@@ -81,6 +95,10 @@ impl GatewayError {
         match self {
             Self::BadRequest { .. }
             | Self::PayloadTooLarge { .. }
+            | Self::HeadersTooLarge { .. }
+            | Self::UriTooLong { .. }
+            | Self::RequestTimeout
+            | Self::UnsupportedMediaType { .. }
             | Self::NotFound { .. }
             | Self::MethodNotAllowed { .. } => "invalid_request_error",
             Self::Unauthorized => "authentication_error",
@@ -97,6 +115,10 @@ impl GatewayError {
         match self {
             Self::BadRequest { .. } => "invalid_request",
             Self::PayloadTooLarge { .. } => "request_too_large",
+            Self::HeadersTooLarge { .. } => "headers_too_large",
+            Self::UriTooLong { .. } => "uri_too_long",
+            Self::RequestTimeout => "request_timeout",
+            Self::UnsupportedMediaType { .. } => "unsupported_encoding",
             Self::Unauthorized => "invalid_api_key",
             Self::AdminDisabled => "admin_disabled",
             Self::NotFound { .. } => "unknown_url",
@@ -168,6 +190,11 @@ impl From<RequestError> for GatewayError {
     fn from(e: RequestError) -> Self {
         match e {
             RequestError::TooLarge { limit } => Self::PayloadTooLarge { limit },
+            RequestError::Timeout => Self::RequestTimeout,
+            RequestError::UnsupportedEncoding(_) => Self::UnsupportedMediaType {
+                message: e.to_string(),
+            },
+            RequestError::Undecodable => Self::bad_request(e.to_string()),
             RequestError::Unreadable => Self::bad_request(e.to_string()),
             RequestError::Invalid { message, param } => Self::BadRequest { message, param },
         }

@@ -10,12 +10,14 @@ use crate::auth::{AdminKey, Auth};
 use crate::cache::{Flights, L1, Purges};
 use crate::cluster::Cluster;
 use crate::config::Config;
+use crate::cost::{Costs, PriceTable};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::semantic::{L2, Peers};
 use crate::shared::{Shared, SharedError};
 use crate::snapshot::Snapshots;
 use crate::upstream::{Forwarder, Upstreams};
+use crate::verifier::VerifierError;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +28,10 @@ pub enum RunError {
     Routing,
     #[error("cannot set up the Redis client: {0}")]
     Redis(#[from] SharedError),
+    #[error(
+        "the L2 pair verifier cannot be built: {0} (set semantic.verifier = \"rules\" to run without it)"
+    )]
+    Verifier(#[from] VerifierError),
 }
 
 /// Everything a request needs, shared by all handlers.
@@ -48,6 +54,8 @@ pub struct Gateway {
     /// Warm-restart snapshots, when configured and there is an L2 to keep.
     pub snapshots: Option<Arc<Snapshots>>,
     pub admin: AdminKey,
+    /// What upstream calls cost and what the caches saved.
+    pub costs: Arc<Costs>,
     pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
 }
@@ -70,7 +78,7 @@ impl Gateway {
             Arc::clone(&purges),
             Arc::clone(&metrics),
         ));
-        let l2 = L2::from_config(&config, Arc::clone(&purges), Arc::clone(&metrics)).map(Arc::new);
+        let l2 = L2::from_config(&config, Arc::clone(&purges), Arc::clone(&metrics))?.map(Arc::new);
         let snapshots = snapshots(&config, l2.as_ref(), &purges, &metrics);
         let cluster = Arc::new(Cluster::new(
             config.cluster.clone(),
@@ -97,6 +105,10 @@ impl Gateway {
             cluster,
             snapshots,
             limiter: Arc::new(limiter),
+            costs: Arc::new(Costs::new(
+                PriceTable::new(&config.prices),
+                Arc::clone(&metrics),
+            )),
             shared,
             metrics,
             shutdown,

@@ -44,10 +44,13 @@
 
 mod access;
 mod admin;
+pub mod admission;
 pub mod auth;
 pub mod cache;
+mod clock;
 pub mod cluster;
 pub mod config;
+mod cost;
 pub mod embedding;
 mod error;
 mod gateway;
@@ -62,6 +65,7 @@ mod server;
 pub mod shared;
 pub mod snapshot;
 mod upstream;
+pub mod verifier;
 
 pub use config::Config;
 pub use gateway::RunError;

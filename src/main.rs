@@ -37,6 +37,11 @@ struct Cli {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Json)]
     log_format: LogFormat,
+    /// Try it without a provider: the bundled mock upstream runs in this
+    /// process and every model goes to it (answers echo the prompt; streams
+    /// arrive word by word).
+    #[arg(long)]
+    demo: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -64,7 +69,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    match serve(config) {
+    match serve(config, cli.demo) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "gateway failed");
@@ -101,12 +106,16 @@ fn init_logging(format: LogFormat, filter: Option<&str>) {
     }
 }
 
-fn serve(config: Config) -> anyhow::Result<()> {
+fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        let _mock = match demo {
+            true => Some(demo_upstream(&mut config).await?),
+            false => None,
+        };
         let addr = config.bind_addr();
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -118,6 +127,27 @@ fn serve(config: Config) -> anyhow::Result<()> {
         g_aigateway::run(listener, config, shutdown).await?;
         Ok(())
     })
+}
+
+/// `--demo`: the mock upstream on a free loopback port, as the only upstream.
+async fn demo_upstream(config: &mut Config) -> anyhow::Result<mock_upstream::MockUpstream> {
+    let options = mock_upstream::MockOptions {
+        latency: std::time::Duration::from_millis(300),
+        chunk_delay: std::time::Duration::from_millis(40),
+        ..mock_upstream::MockOptions::default()
+    };
+    let mock = mock_upstream::MockUpstream::start(options)
+        .await
+        .context("cannot start the demo upstream")?;
+    config.upstreams = vec![g_aigateway::config::UpstreamConfig {
+        name: "demo".into(),
+        base_url: mock.base_url(),
+        api_keys: Vec::new(),
+    }];
+    config.default_upstream = None;
+    config.models.clear();
+    tracing::info!(upstream = %mock.base_url(), "demo mode: every model is answered by the bundled mock upstream");
+    Ok(mock)
 }
 
 async fn cancel_on_signal(shutdown: CancellationToken) {

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use metrics::{
-    Recorder, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
-};
+mod describe;
+
+use metrics::{Recorder, counter, gauge, histogram};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
@@ -40,10 +40,16 @@ impl Metrics {
                 &[0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.975, 0.99, 1.0],
             )
             .unwrap_or_else(|_| PrometheusBuilder::new());
+        let builder = builder
+            .set_buckets_for_metric(
+                Matcher::Full("gateway_l2_verifier_score".into()),
+                &[0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0],
+            )
+            .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
         let metrics = Self { recorder, handle };
-        metrics.with(describe_all);
+        metrics.with(describe::all);
         metrics
     }
 
@@ -83,6 +89,22 @@ impl Metrics {
         });
     }
 
+    /// A pool key the provider refused was quarantined.
+    pub fn upstream_key_quarantined(&self, upstream: &str) {
+        let upstream = upstream.to_string();
+        self.with(|| {
+            counter!("gateway_upstream_keys_quarantined_total", "upstream" => upstream).increment(1)
+        });
+    }
+
+    /// A retry the retry budget refused.
+    pub fn upstream_retry_refused(&self, upstream: &str) {
+        let upstream = upstream.to_string();
+        self.with(|| {
+            counter!("gateway_upstream_retries_refused_total", "upstream" => upstream).increment(1)
+        });
+    }
+
     pub fn upstream_retry(&self, upstream: &str) {
         let upstream = upstream.to_string();
         self.with(|| {
@@ -98,6 +120,36 @@ impl Metrics {
     }
 
     /// Tokens an answer from memory saved (its recorded upstream usage).
+    /// Dollars an upstream answer cost. Exposed as a gauge that only grows
+    /// (the `metrics` crate's counters count whole units): `rate()` works on
+    /// it as on a counter.
+    pub fn cost(&self, tenant: &str, model: &str, dollars: f64) {
+        let (tenant, model) = (tenant.to_string(), model.to_string());
+        self.with(|| {
+            gauge!("gateway_cost_usd_total", "tenant" => tenant, "model" => model)
+                .increment(dollars)
+        });
+    }
+
+    /// Dollars a cache hit saved (the cached answer's usage, priced).
+    pub fn cost_saved(&self, tenant: &str, tier: &'static str, dollars: f64) {
+        let tenant = tenant.to_string();
+        self.with(|| {
+            gauge!("gateway_cost_saved_usd_total", "tenant" => tenant, "tier" => tier)
+                .increment(dollars)
+        });
+    }
+
+    /// A coalesced stream relayed live from its leader.
+    pub fn coalesced_stream(&self) {
+        self.with(|| counter!("gateway_singleflight_streams_relayed_total").increment(1));
+    }
+
+    /// An entry dropped for room (count or byte budget), by tier.
+    pub fn cache_eviction(&self, tier: &'static str) {
+        self.with(|| counter!("gateway_cache_evictions_total", "tier" => tier).increment(1));
+    }
+
     pub fn tokens_saved(&self, prompt: u64, completion: u64) {
         self.with(|| {
             counter!("gateway_tokens_saved_total", "kind" => "prompt").increment(prompt);
@@ -156,6 +208,29 @@ impl Metrics {
         });
     }
 
+    /// L2 was skipped for a request: `stage` (embedding, verifier) could
+    /// not answer within the budget (`reason`: saturated, timeout, error).
+    pub fn l2_skipped(&self, stage: &'static str, reason: &'static str) {
+        self.with(|| {
+            counter!("gateway_l2_skipped_total", "stage" => stage, "reason" => reason).increment(1)
+        });
+    }
+
+    /// An audit of an L2 hit: `agree`, `differ`, `error` or `skipped`.
+    pub fn l2_audit(&self, result: &'static str) {
+        self.with(|| counter!("gateway_l2_audit_total", "result" => result).increment(1));
+    }
+
+    /// Tokens the audits' upstream calls cost.
+    pub fn l2_audit_tokens(&self, tokens: u64) {
+        self.with(|| counter!("gateway_l2_audit_tokens_total").increment(tokens));
+    }
+
+    /// The verifier's score of a hit it decided.
+    pub fn l2_verifier_score(&self, score: f32) {
+        self.with(|| histogram!("gateway_l2_verifier_score").record(f64::from(score)));
+    }
+
     pub fn l2_rejection(&self, why: &'static str) {
         self.with(|| counter!("gateway_l2_verifier_rejections_total", "guard" => why).increment(1));
     }
@@ -190,102 +265,21 @@ impl Metrics {
         });
     }
 
+    /// The Redis outbox: writes waiting, their bytes, and how many were just
+    /// dropped for room.
+    pub fn outbox(&self, pending: usize, bytes: usize, dropped: usize) {
+        self.with(|| {
+            gauge!("gateway_redis_outbox_pending").set(pending as f64);
+            gauge!("gateway_redis_outbox_bytes").set(bytes as f64);
+            if dropped > 0 {
+                counter!("gateway_redis_outbox_dropped_total").increment(dropped as u64);
+            }
+        });
+    }
+
     pub fn redis_error(&self, op: &'static str) {
         self.with(|| counter!("gateway_redis_errors_total", "op" => op).increment(1));
     }
-}
-
-fn describe_all() {
-    describe_counter!(
-        "gateway_cache_lookups_total",
-        "Cache look-ups by tier (l1_memory, l1_redis) and result (hit, miss, error)"
-    );
-    describe_counter!(
-        "gateway_tokens_saved_total",
-        "Upstream tokens not spent thanks to cached answers, by kind"
-    );
-    describe_gauge!("gateway_cache_entries", "Entries in the in-process cache");
-    describe_gauge!("gateway_cache_bytes", "Bytes held by the in-process cache");
-    describe_gauge!(
-        "gateway_singleflight_waiting",
-        "Requests waiting for an identical in-flight upstream call"
-    );
-    describe_counter!(
-        "gateway_ratelimit_decisions_total",
-        "Rate-limit decisions by result (allow, deny), limit (requests, tokens), source (redis, local)"
-    );
-    describe_histogram!(
-        "gateway_embedding_duration_seconds",
-        "Time to embed one prompt (batched, cache misses only)"
-    );
-    describe_counter!(
-        "gateway_embedding_errors_total",
-        "Embedding failures and timeouts (L2 skipped for the request)"
-    );
-    describe_gauge!(
-        "gateway_l2_index_entries",
-        "Live entries in the L2 semantic index"
-    );
-    describe_counter!(
-        "gateway_l2_index_rebuilds_total",
-        "Background L2 partition rebuilds"
-    );
-    describe_histogram!(
-        "gateway_l2_similarity",
-        "Best cosine similarity found by each L2 look-up"
-    );
-    describe_counter!(
-        "gateway_l2_verifier_rejections_total",
-        "L2 candidates above the threshold refused by a guard, by guard"
-    );
-    describe_counter!(
-        "gateway_cluster_entries_applied_total",
-        "L2 entries inserted from the cluster log (other nodes' fills, replays)"
-    );
-    describe_histogram!(
-        "gateway_cluster_sync_lag_seconds",
-        "Time from a fill on one node to its entry applied on this node"
-    );
-    describe_counter!(
-        "gateway_cluster_purges_total",
-        "Purges applied, by source (local admin call, log)"
-    );
-    describe_gauge!(
-        "gateway_cluster_reader_connected",
-        "1 while the cluster log reader holds a Redis connection"
-    );
-    describe_counter!(
-        "gateway_snapshots_total",
-        "Snapshot writes and loads, by op (write, load) and result"
-    );
-    describe_histogram!(
-        "gateway_snapshot_duration_seconds",
-        "Time to write or load a snapshot"
-    );
-    describe_counter!(
-        "gateway_redis_errors_total",
-        "Failed or timed-out Redis commands, by operation"
-    );
-    describe_counter!(
-        "gateway_requests_total",
-        "Requests answered, by route and status"
-    );
-    describe_histogram!(
-        "gateway_request_duration_seconds",
-        "Time from request to the end of the response body"
-    );
-    describe_counter!(
-        "gateway_upstream_requests_total",
-        "Upstream attempts, by upstream and status (or error/timeout)"
-    );
-    describe_counter!(
-        "gateway_upstream_retries_total",
-        "Upstream attempts that were retried"
-    );
-    describe_histogram!(
-        "gateway_upstream_duration_seconds",
-        "Time of one upstream attempt until its response head (JSON: whole body)"
-    );
 }
 
 #[cfg(test)]

@@ -45,6 +45,17 @@ pub async fn sync(
 /// The final snapshot, after the last request and the last log entry, so
 /// nothing the node learned is left out.
 pub async fn finish(gw: &Gateway) {
+    // What waits for Redis gets a last chance to reach the other nodes.
+    if let Some(shared) = gw.shared.as_ref().filter(|s| s.pending() > 0) {
+        let up = shared.ping().await;
+        if !(up && shared.flush(Duration::from_secs(5)).await) {
+            let pending = shared.pending();
+            tracing::warn!(
+                pending,
+                "stopping with writes still waiting for Redis: they are lost"
+            );
+        }
+    }
     if let Some(snapshots) = &gw.snapshots {
         let _ = snapshots.save(gw.cluster.sync_state().position).await;
     }

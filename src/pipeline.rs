@@ -8,27 +8,29 @@
 //! filling the caches and settling the charge from the answer.
 
 mod answer;
+mod audit;
 mod call;
+mod events;
 mod forward;
 
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use crate::access::RequestInfo;
 use crate::auth::Tenant;
-use crate::cache::{CachePolicy, CacheStatus, Flight, Lookup, l1_key};
+use crate::cache::{CachePolicy, CacheStatus, Capture, Flight, Lookup, l1_key};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::ratelimit::{Charge, Decision};
-use crate::request::{ApiRequest, read_body};
-use crate::semantic::L2Lookup;
+use crate::request::{ApiRequest, BodyLimits, read_body};
+use crate::semantic::{L2Lookup, Query};
 use crate::upstream::{UpstreamRequest, upstream_request_headers};
-use call::{CHAT, Call, EMBEDDINGS, Fill, Route};
+use call::{CHAT, COMPLETIONS, Call, EMBEDDINGS, Fill, RESPONSES, Route};
 use forward::forward;
 
 /// `POST /v1/chat/completions`, JSON or SSE.
@@ -40,6 +42,20 @@ pub async fn chat_completions(
     handle(&gw, &CHAT, &headers, body).await
 }
 
+/// `POST /v1/completions` (legacy; JSON answers cached).
+pub async fn completions(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    handle(&gw, &COMPLETIONS, &headers, body).await
+}
+
+/// `POST /v1/responses`, JSON or SSE (cached when self-contained).
+pub async fn responses(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
+    handle(&gw, &RESPONSES, &headers, body).await
+}
+
 /// `POST /v1/embeddings` (cached like chat, never streamed).
 pub async fn embeddings(
     State(gw): State<Arc<Gateway>>,
@@ -49,7 +65,7 @@ pub async fn embeddings(
     handle(&gw, &EMBEDDINGS, &headers, body).await
 }
 
-async fn handle(gw: &Gateway, route: &Route, headers: &HeaderMap, body: Body) -> Response {
+async fn handle(gw: &Arc<Gateway>, route: &Route, headers: &HeaderMap, body: Body) -> Response {
     let mut info = RequestInfo::cacheable();
     let result = pipeline(gw, route, headers, body, &mut info).await;
     respond(info, result)
@@ -57,7 +73,7 @@ async fn handle(gw: &Gateway, route: &Route, headers: &HeaderMap, body: Body) ->
 
 /// The stages, in order (DESIGN.md §1).
 async fn pipeline(
-    gw: &Gateway,
+    gw: &Arc<Gateway>,
     route: &Route,
     headers: &HeaderMap,
     body: Body,
@@ -67,21 +83,20 @@ async fn pipeline(
     let tenant = gw.auth.authenticate(headers)?;
     info.tenant = Some(tenant.name.clone());
     // Body: limit, parse, validate.
-    let body = read_body(body, headers, gw.config.server.max_body_bytes).await?;
+    let body = read_body(body, headers, &BodyLimits::from(&gw.config.server)).await?;
     let request = ApiRequest::parse(&body, Some(route.required))?;
     let stream = route.streams && request.stream;
     (info.model, info.stream) = (Some(request.model.clone()), stream);
     // Cache policy: controls, TTL, scope, semantic threshold.
-    let threshold = gw.config.semantic.threshold;
-    let policy = CachePolicy::decide(headers, &tenant, &gw.config.cache, threshold)?;
+    let policy = CachePolicy::decide(headers, &tenant, &gw.config.cache, &gw.config.semantic)?;
     // Rate limit: one Redis round trip (or the local fallback); the charge
     // settles with the real cost on every way out.
     let charge = admit(gw, &tenant, &request, info).await?;
-    let call = Call::new(route, headers, body, request, stream);
-    if !policy.engaged() {
+    let call = Call::new(route, &tenant.name, headers, body, request, stream);
+    if !policy.engaged() || !route.cacheable(&call.request) {
         return forward(gw, &call, charge, None, info).await;
     }
-    let key = l1_key(&policy.scope, route.endpoint, &call.request.fields);
+    let key = l1_key(&policy.scope, route.key_name(stream), &call.request.fields);
     if !policy.lookup {
         let fill = Fill::new(key, policy, None, None);
         return forward(gw, &call, charge, Some(fill), info).await;
@@ -90,27 +105,31 @@ async fn pipeline(
     info.cache = Some(CacheStatus::Miss);
     if let Lookup::Hit(entry, _) = gw.cache.lookup(&key, &policy.scope).await {
         info.cache = Some(CacheStatus::HitL1);
-        return answer::hit(&gw.metrics, &entry, &call, charge);
+        return answer::hit(gw, &entry, &call, charge, "l1");
     }
     // L2 semantic: embed the last user turn, search its partition, verify.
-    let probe = match semantic(gw, &call, &policy).await {
-        L2Lookup::Hit { answer, similarity } => {
+    let probe = match semantic(gw, &call, &tenant, &policy).await {
+        L2Lookup::Hit {
+            answer, similarity, ..
+        } => {
             (info.cache, info.similarity) = (Some(CacheStatus::HitL2), Some(similarity));
-            return answer::hit(&gw.metrics, &answer, &call, charge);
+            audit::maybe_audit(gw, &call, &answer);
+            return answer::hit(gw, &answer, &call, charge, "l2");
         }
         L2Lookup::Miss(probe) => probe,
     };
     // Single-flight: one upstream call per identical in-flight request.
     let recheck = || async { gw.cache.lookup(&key, &policy.scope).await.hit() };
-    let flight = match gw.flights.board(key, recheck).await {
+    let live = stream && route.capture != Capture::None;
+    let flight = match gw.flights.board(key, live, recheck).await {
         Flight::Lead(flight) => flight,
-        Flight::Followed(landed) => {
-            info.coalesced = true;
-            return answer::landed(&gw.metrics, landed, &call, charge);
-        }
         Flight::Cached(entry) => {
             info.cache = Some(CacheStatus::HitL1);
-            return answer::hit(&gw.metrics, &entry, &call, charge);
+            return answer::hit(gw, &entry, &call, charge, "l1");
+        }
+        followed => {
+            info.coalesced = true;
+            return answer::followed(gw, followed, &call, charge);
         }
     };
     // Forward upstream, then fill L1, L2 and the flight from the answer.
@@ -140,28 +159,55 @@ async fn admit(
 }
 
 /// The L2 stage, where it applies (chat, and an embedder is available).
-async fn semantic(gw: &Gateway, call: &Call<'_>, policy: &CachePolicy) -> L2Lookup {
-    match &gw.l2 {
-        Some(l2) if call.route.semantic => {
-            let (scope, threshold) = (&policy.scope, policy.semantic_threshold);
-            l2.lookup(&gw.peers, scope, threshold, &call.request.fields)
-                .await
-        }
-        _ => L2Lookup::Miss(None),
-    }
+async fn semantic(
+    gw: &Gateway,
+    call: &Call<'_>,
+    tenant: &Tenant,
+    policy: &CachePolicy,
+) -> L2Lookup {
+    let Some(l2) = gw.l2.as_ref().filter(|_| call.route.semantic) else {
+        return L2Lookup::Miss(None);
+    };
+    let query = Query {
+        tenant: &tenant.name,
+        scope: &policy.scope,
+        threshold: policy.semantic_threshold,
+        raised: policy.raised_threshold,
+        min_precision: policy.min_precision,
+    };
+    l2.lookup(&gw.peers, &query, &call.request.fields).await
 }
 
 /// `GET /v1/models`, from the default upstream.
 pub async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    get_upstream(&gw, &headers, "/models".into(), None).await
+}
+
+/// `GET /v1/models/{id}`, from the upstream that serves that model.
+pub async fn model(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    get_upstream(&gw, &headers, format!("/models/{id}"), Some(&id)).await
+}
+
+/// A GET passed to the upstream of `model` (or the default one).
+async fn get_upstream(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    path: String,
+    model: Option<&str>,
+) -> Response {
     let mut info = RequestInfo::default();
     let result = async {
-        let tenant = gw.auth.authenticate(&headers)?;
+        let tenant = gw.auth.authenticate(headers)?;
         info.tenant = Some(tenant.name.clone());
-        let upstream = gw.upstreams.route(None);
+        let upstream = gw.upstreams.route(model);
         let call = UpstreamRequest {
             method: Method::GET,
-            path: "/models",
-            headers: upstream_request_headers(&headers, headers.get("x-request-id")),
+            path: path.into(),
+            headers: upstream_request_headers(headers, headers.get("x-request-id")),
             body: Bytes::new(),
             stream: false,
         };

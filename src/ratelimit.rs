@@ -16,7 +16,7 @@ pub use gcra::{LocalGcra, Rate, Standing, Verdict};
 pub use headers::{Figures, RateHeaders};
 pub use limiter::{Admission, Decision, Denial, RateLimiter};
 pub use limits::Kind;
-pub use usage::{UsageWatch, total_tokens};
+pub use usage::{OnUsage, UsageWatch, total_tokens};
 
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,8 @@
 //! graph holds over 20 % tombstones is rebuilt in the background and swapped
 //! in, so no request waits for a rebuild.
 
+mod build;
+mod decide;
 mod entry;
 mod keys;
 mod partition;
@@ -16,9 +18,10 @@ mod stage;
 mod store;
 mod verify;
 
-pub use entry::{Answer, Lookup, NewEntry, Stats};
+pub use decide::{Ask, Decision, Judge};
+pub use entry::{Answer, Candidate, Lookup, NewEntry, Stats, prompt};
 pub use keys::{EntryId, PartitionKey, entry_id, id_hex, partition_of};
-pub use stage::{L2, L2Lookup, Peers, Probe};
+pub use stage::{L2, L2Lookup, Peers, Probe, Query};
 pub use store::SemanticCache;
 pub use verify::{Guards, Rejection};
 

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::config::Config;
@@ -27,8 +28,11 @@ use crate::{access, admin, node, pipeline};
 pub fn router(gw: Arc<Gateway>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(pipeline::chat_completions))
+        .route("/v1/completions", post(pipeline::completions))
+        .route("/v1/responses", post(pipeline::responses))
         .route("/v1/embeddings", post(pipeline::embeddings))
         .route("/v1/models", get(pipeline::models))
+        .route("/v1/models/{id}", get(pipeline::model))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -38,6 +42,13 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             GatewayError::Internal.into_response()
         }))
+        // JSON answers compressed when the client accepts it; never SSE
+        // (the default predicate skips event streams and tiny bodies).
+        .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(
+            gw.config.server.max_header_bytes,
+            head_limits,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&gw.metrics),
             access::record,
@@ -60,8 +71,13 @@ pub async fn run(
     }
     let tasks = TaskTracker::new();
     tasks.spawn(node::run(Arc::clone(&gw), shutdown.clone()));
-    let grace = gw.config.server.shutdown_grace();
-    listener::serve(listener, router(Arc::clone(&gw)), shutdown, grace).await;
+    listener::serve(
+        listener,
+        router(Arc::clone(&gw)),
+        shutdown,
+        &gw.config.server,
+    )
+    .await;
     tasks.close();
     tasks.wait().await;
     node::finish(&gw).await;
@@ -109,6 +125,30 @@ async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
     gw.metrics.cache_size(entries, bytes, gw.flights.waiting());
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
     ([(header::CONTENT_TYPE, content_type)], gw.metrics.render()).into_response()
+}
+
+/// The request line and headers within bounds: 414 for a URI over 8 KiB,
+/// 431 for a head over `max_header_bytes`, in OpenAI's error shape (hyper's
+/// own, larger limits answer without a body).
+async fn head_limits(
+    State(max_header_bytes): State<usize>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    const MAX_URI: usize = 8 * 1024;
+    if request.uri().to_string().len() > MAX_URI {
+        return GatewayError::UriTooLong { limit: MAX_URI }.into_response();
+    }
+    let head: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if head > max_header_bytes {
+        let limit = max_header_bytes;
+        return GatewayError::HeadersTooLarge { limit }.into_response();
+    }
+    next.run(request).await
 }
 
 async fn not_found(request: Request) -> GatewayError {

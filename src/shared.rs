@@ -12,15 +12,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{
-    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
-};
+mod connection;
+mod outbox;
+
+use std::ops::Deref;
+
+use redis::AsyncConnectionConfig;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterConfig};
-use redis::cluster_async::ClusterConnection;
-use redis::{AsyncConnectionConfig, Cmd, Pipeline, RedisFuture, Value};
+use tokio::sync::oneshot;
+
+pub use connection::Connection;
+pub use outbox::{OutboxLimits, Write};
 
 use crate::config::RedisConfig;
 use crate::metrics::Metrics;
+use outbox::{Outbox, backoff};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SharedError {
@@ -30,46 +37,6 @@ pub enum SharedError {
     Redis(#[from] redis::RedisError),
 }
 
-/// A connection to a single Redis or to a Redis Cluster.
-#[derive(Clone)]
-pub enum Connection {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-    /// A dedicated (non-managed) connection to a single Redis.
-    Dedicated(MultiplexedConnection),
-}
-
-impl ConnectionLike for Connection {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Self::Single(c) => c.req_packed_command(cmd),
-            Self::Cluster(c) => c.req_packed_command(cmd),
-            Self::Dedicated(c) => c.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-            Self::Dedicated(c) => c.req_packed_commands(pipeline, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Self::Single(c) => c.get_db(),
-            Self::Cluster(c) => c.get_db(),
-            Self::Dedicated(c) => c.get_db(),
-        }
-    }
-}
-
 /// How to reach Redis again (for dedicated connections).
 #[derive(Clone)]
 enum Target {
@@ -77,15 +44,31 @@ enum Target {
     Cluster(ClusterClient),
 }
 
-/// A handle to the shared Redis; cheap to clone.
+/// A handle to the shared Redis; cheap to clone. Commands go through
+/// [`Link`]; writes that must reach Redis eventually go through the outbox.
 #[derive(Clone)]
 pub struct Shared {
+    link: Link,
+    outbox: Arc<Outbox>,
+}
+
+/// The connection and how commands run on it.
+#[derive(Clone)]
+pub struct Link {
     connection: Connection,
     target: Target,
     prefix: Arc<str>,
     timeout: Duration,
     connect_timeout: Duration,
     metrics: Arc<Metrics>,
+}
+
+impl Deref for Shared {
+    type Target = Link;
+
+    fn deref(&self) -> &Link {
+        &self.link
+    }
 }
 
 impl Shared {
@@ -121,14 +104,105 @@ impl Shared {
             let manager = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)?;
             (Connection::Single(manager), Target::Single(client))
         };
-        Ok(Self {
+        let link = Link {
             connection,
             target,
             prefix: config.prefix.clone().into(),
             timeout,
             connect_timeout,
             metrics,
-        })
+        };
+        let outbox = Arc::new(Outbox::new(OutboxLimits {
+            max_groups: config.outbox_max_writes,
+            max_bytes: config.outbox_max_bytes,
+        }));
+        start_writer(&link, &outbox);
+        Ok(Self { link, outbox })
+    }
+
+    /// Sends `writes` to Redis in order, now or — while Redis is away —
+    /// once it answers again. The receiver fires when all are written.
+    pub fn send_later(&self, writes: Vec<Write>) -> Option<oneshot::Receiver<()>> {
+        let (written, dropped) = self.outbox.push(writes);
+        let (groups, bytes) = self.outbox.pending();
+        self.metrics.outbox(groups, bytes, dropped);
+        if dropped > 0 {
+            tracing::warn!(dropped, "Redis outbox full: the oldest writes were dropped");
+        }
+        written
+    }
+
+    /// Writes waiting in the outbox.
+    pub fn pending(&self) -> usize {
+        self.outbox.pending().0
+    }
+
+    /// Waits (up to `limit`) for the outbox to empty: at shutdown.
+    pub async fn flush(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.outbox.pending().0 > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+}
+
+/// The outbox's writer: sends the first waiting write, retries it with
+/// backoff while Redis fails; stops when the outbox is gone.
+fn start_writer(link: &Link, outbox: &Arc<Outbox>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        tracing::warn!("no async runtime: Redis writes will not be sent");
+        return;
+    };
+    let (link, outbox, notify) = (link.clone(), Arc::downgrade(outbox), outbox.notify());
+    runtime.spawn(async move {
+        let mut failures = 0;
+        loop {
+            let notified = notify.notified();
+            let Some(strong) = outbox.upgrade() else {
+                return;
+            };
+            let Some(write) = strong.front() else {
+                drop(strong);
+                notified.await;
+                continue;
+            };
+            drop(strong);
+            if link.write(&write).await {
+                failures = 0;
+                if let Some(strong) = outbox.upgrade() {
+                    strong.written();
+                    let (groups, bytes) = strong.pending();
+                    link.metrics.outbox(groups, bytes, 0);
+                }
+            } else {
+                failures += 1;
+                tokio::time::sleep(backoff(failures)).await;
+            }
+        }
+    });
+}
+
+impl Link {
+    /// Sends one outbox write.
+    async fn write(&self, write: &Write) -> bool {
+        match write {
+            Write::Set {
+                op,
+                key,
+                value,
+                expires_at_ms,
+            } => {
+                let left = expires_at_ms.saturating_sub(crate::clock::now_ms());
+                self.set_px(op, key, value, Duration::from_millis(left))
+                    .await
+                    .is_ok()
+            }
+            Write::Cmd { op, cmd } => self.query::<redis::Value>(op, cmd).await.is_ok(),
+        }
     }
 
     /// `{prefix}{suffix}`.

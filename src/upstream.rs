@@ -1,6 +1,7 @@
 //! Upstream providers: named base URLs with key pools, model → upstream routing,
 //! and the forwarding client (retries, timeouts, SSE passthrough).
 
+mod budget;
 mod exchange;
 mod forward;
 mod headers;

@@ -12,13 +12,30 @@ use super::entry::{CachedResponse, Usage};
 use super::flight::{FlightGuard, Landed};
 use super::key::CacheKey;
 use super::l1::L1;
+use super::live::Live;
 use super::sse;
 use crate::upstream::StreamObserver;
 
 /// Called with the entry when a captured stream is stored (the L2 fill).
 pub type OnStore = Box<dyn FnOnce(Arc<CachedResponse>) + Send>;
 
+/// How a route's streams are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capture {
+    /// Chat chunks, assembled into one `chat.completion` (which serves
+    /// JSON and streamed requests alike); only after `data: [DONE]`.
+    Chat,
+    /// The events as they came (the Responses API), replayed as they are;
+    /// only once `response.completed` arrived.
+    Raw,
+    /// Not kept.
+    None,
+}
+
 pub struct StreamFill {
+    capture: Capture,
+    /// The relay to the flight's followers, while the stream runs.
+    live: Option<Arc<Live>>,
     on_store: Option<OnStore>,
     buffer: Vec<u8>,
     limit: usize,
@@ -32,6 +49,7 @@ pub struct StreamFill {
 
 impl StreamFill {
     pub fn new(
+        capture: Capture,
         l1: Arc<L1>,
         key: CacheKey,
         ttl: Duration,
@@ -40,7 +58,10 @@ impl StreamFill {
         flight: Option<FlightGuard>,
         on_store: Option<OnStore>,
     ) -> Self {
+        let live = flight.as_ref().map(|f| f.go_live(limit));
         Self {
+            capture,
+            live,
             on_store,
             buffer: Vec::new(),
             limit,
@@ -57,18 +78,27 @@ impl StreamFill {
         if self.overflowed {
             return None;
         }
-        let completion = sse::assemble(&self.buffer)?;
-        let body = serde_json::to_vec(&completion).ok()?;
-        Some(CachedResponse::new(
-            Bytes::from(body),
-            self.ttl,
-            Usage::of(&completion),
-        ))
+        let (body, usage) = match self.capture {
+            Capture::Chat => {
+                let completion = sse::assemble(&self.buffer)?;
+                let usage = Usage::of(&completion);
+                (Bytes::from(serde_json::to_vec(&completion).ok()?), usage)
+            }
+            Capture::Raw => {
+                let response = sse::completed_response(&self.buffer)?;
+                (Bytes::from(self.buffer.clone()), Usage::of(&response))
+            }
+            Capture::None => return None,
+        };
+        Some(CachedResponse::new(body, self.ttl, usage))
     }
 }
 
 impl StreamObserver for StreamFill {
     fn chunk(&mut self, bytes: &Bytes) {
+        if let Some(live) = &self.live {
+            live.push(bytes);
+        }
         if self.overflowed {
             return;
         }
@@ -81,6 +111,9 @@ impl StreamObserver for StreamFill {
     }
 
     fn end(mut self: Box<Self>, clean: bool) {
+        if let Some(live) = self.live.take() {
+            live.finish(clean);
+        }
         let entry = if clean {
             self.entry().map(Arc::new)
         } else {

@@ -3,7 +3,7 @@
 //! with a small versioned header for the shared Redis tier; decoding checks
 //! every length, since Redis content is not trusted to be ours.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -21,11 +21,14 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// The `usage` of a chat completion (`prompt_tokens`, `completion_tokens`)
+    /// or of a Responses API response (`input_tokens`, `output_tokens`).
     pub fn of(response: &Value) -> Self {
         let usage = &response["usage"];
+        let tokens = |a: &str, b: &str| usage[a].as_u64().or_else(|| usage[b].as_u64());
         Self {
-            prompt: usage["prompt_tokens"].as_u64().unwrap_or(0),
-            completion: usage["completion_tokens"].as_u64().unwrap_or(0),
+            prompt: tokens("prompt_tokens", "input_tokens").unwrap_or(0),
+            completion: tokens("completion_tokens", "output_tokens").unwrap_or(0),
         }
     }
 }
@@ -41,12 +44,7 @@ pub struct CachedResponse {
     pub usage: Usage,
 }
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use crate::clock::now_ms;
 
 impl CachedResponse {
     pub fn new(body: Bytes, ttl: Duration, usage: Usage) -> Self {

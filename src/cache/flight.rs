@@ -2,7 +2,9 @@
 //! call. The first request leads; the others wait for what it lands — the
 //! answer, or its error (which is not cached). A leader that goes away without
 //! landing (client gone) lands `Abandoned`, and its followers look in the
-//! cache again, then board anew (one of them leads).
+//! cache again, then board anew (one of them leads). While a leader's stream
+//! runs, followers that want a stream too get it live ([`Live`]), chunk by
+//! chunk as the leader does; followers that want JSON wait for the landing.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,6 +17,7 @@ use tokio::sync::watch;
 
 use super::entry::CachedResponse;
 use super::key::CacheKey;
+use super::live::Live;
 
 /// What a flight ended with.
 #[derive(Debug, Clone)]
@@ -36,11 +39,21 @@ pub enum Flight {
     Lead(FlightGuard),
     /// Another request's call landed with this (never `Abandoned`).
     Followed(Landed),
+    /// Another request's stream, relayed as it runs.
+    Live(Arc<Live>),
     /// A leader went away, and the cache had the answer meanwhile.
     Cached(Arc<CachedResponse>),
 }
 
-type Slot = watch::Receiver<Option<Landed>>;
+/// Where a flight stands.
+#[derive(Clone)]
+enum Stage {
+    Waiting,
+    Live(Arc<Live>),
+    Landed(Landed),
+}
+
+type Slot = watch::Receiver<Stage>;
 
 #[derive(Default)]
 pub struct Flights {
@@ -66,7 +79,7 @@ impl Flights {
             return Join::Follower(slot.clone());
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = watch::channel(None);
+        let (tx, rx) = watch::channel(Stage::Waiting);
         map.insert(key, (id, rx));
         Join::Leader(FlightGuard {
             flights: Arc::clone(self),
@@ -85,9 +98,9 @@ impl Flights {
     }
 
     /// Leads the flight for `key` or follows the one in the air until it
-    /// lands; when its leader goes away, looks in the cache (`recheck`) and
-    /// boards again.
-    pub async fn board<F, Fut>(self: &Arc<Self>, key: CacheKey, recheck: F) -> Flight
+    /// lands — or, with `live`, until its stream starts; when its leader goes
+    /// away, looks in the cache (`recheck`) and boards again.
+    pub async fn board<F, Fut>(self: &Arc<Self>, key: CacheKey, live: bool, recheck: F) -> Flight
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Option<Arc<CachedResponse>>>,
@@ -95,13 +108,14 @@ impl Flights {
         loop {
             match self.join(key) {
                 Join::Leader(guard) => return Flight::Lead(guard),
-                Join::Follower(slot) => match self.wait(slot).await {
-                    Landed::Abandoned => {
+                Join::Follower(slot) => match self.wait_stage(slot, live).await {
+                    Stage::Live(relay) => return Flight::Live(relay),
+                    Stage::Landed(Landed::Abandoned) | Stage::Waiting => {
                         if let Some(entry) = recheck().await {
                             return Flight::Cached(entry);
                         }
                     }
-                    landed => return Flight::Followed(landed),
+                    Stage::Landed(landed) => return Flight::Followed(landed),
                 },
             }
         }
@@ -119,8 +133,18 @@ impl Flights {
         self.waiting.load(Ordering::Relaxed)
     }
 
-    /// Waits for the leader; a vanished leader counts as `Abandoned`.
-    async fn wait(&self, mut slot: Slot) -> Landed {
+    /// Waits for the leader's landing; a vanished leader counts as `Abandoned`.
+    #[cfg(test)]
+    async fn wait(&self, slot: Slot) -> Landed {
+        match self.wait_stage(slot, false).await {
+            Stage::Landed(landed) => landed,
+            Stage::Live(_) | Stage::Waiting => Landed::Abandoned,
+        }
+    }
+
+    /// Waits for the leader to land (or, with `live`, to go live); a
+    /// vanished leader counts as `Abandoned`.
+    async fn wait_stage(&self, mut slot: Slot, live: bool) -> Stage {
         struct Waiting<'a>(&'a AtomicUsize);
         impl Drop for Waiting<'_> {
             fn drop(&mut self) {
@@ -129,9 +153,14 @@ impl Flights {
         }
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let _waiting = Waiting(&self.waiting);
-        match slot.wait_for(Option::is_some).await {
-            Ok(landed) => landed.clone().unwrap_or(Landed::Abandoned),
-            Err(_) => Landed::Abandoned,
+        let ready = |stage: &Stage| match stage {
+            Stage::Waiting => false,
+            Stage::Live(_) => live,
+            Stage::Landed(_) => true,
+        };
+        match slot.wait_for(ready).await {
+            Ok(stage) => stage.clone(),
+            Err(_) => Stage::Landed(Landed::Abandoned),
         }
     }
 }
@@ -141,13 +170,23 @@ pub struct FlightGuard {
     flights: Arc<Flights>,
     key: CacheKey,
     id: u64,
-    tx: watch::Sender<Option<Landed>>,
+    tx: watch::Sender<Stage>,
     landed: bool,
 }
 
 impl FlightGuard {
     pub fn land(mut self, landed: Landed) {
         self.release(landed);
+    }
+
+    /// The leader's stream has started: followers that want a stream get it
+    /// from here on, live (up to `limit` bytes).
+    pub fn go_live(&self, limit: usize) -> Arc<Live> {
+        let live = Live::new(limit);
+        if !self.landed {
+            self.tx.send_replace(Stage::Live(Arc::clone(&live)));
+        }
+        live
     }
 
     fn release(&mut self, landed: Landed) {
@@ -158,7 +197,7 @@ impl FlightGuard {
         // Out of the map first: a request arriving now finds the cache filled
         // (fills happen before landing) or starts a fresh flight.
         self.flights.remove(&self.key, self.id);
-        self.tx.send_replace(Some(landed));
+        self.tx.send_replace(Stage::Landed(landed));
     }
 }
 

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
+use moka::notification::RemovalCause;
 use moka::sync::Cache;
 
 use super::entry::{CachedResponse, now_ms};
 use super::key::CacheKey;
 use super::purge::{PurgeScope, Purges};
 use crate::metrics::Metrics;
-use crate::shared::Shared;
+use crate::shared::{Shared, Write};
 
 /// Which tier answered a hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,10 +75,16 @@ impl L1 {
         purges: Arc<Purges>,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let evicted = Arc::clone(&metrics);
         let memory = Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|_key, value: &Arc<CachedResponse>| value.weight())
             .expire_after(ByEntry)
+            .eviction_listener(move |_key, _value, cause| {
+                if cause == RemovalCause::Size {
+                    evicted.cache_eviction("l1");
+                }
+            })
             .build();
         Self {
             memory,
@@ -133,21 +140,20 @@ impl L1 {
     }
 
     /// Stores an answer in memory now (a request that follows finds it) and,
-    /// when configured, in Redis with the same TTL in the background.
+    /// when configured, in Redis with the same expiry, through the outbox
+    /// (so a Redis outage delays the write instead of losing it).
     pub fn fill(&self, key: CacheKey, entry: Arc<CachedResponse>) {
-        let Some(ttl) = entry.remaining(now_ms()) else {
+        if entry.remaining(now_ms()).is_none() {
             return;
-        };
+        }
         self.memory.insert(key, Arc::clone(&entry));
         if let Some(shared) = &self.shared {
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                let redis_key = Self::redis_key(&shared, &key);
-                // A failed write is counted by `Shared` and otherwise ignored.
-                let _ = shared
-                    .set_px("l1_set", &redis_key, &entry.encode(), ttl)
-                    .await;
-            });
+            shared.send_later(vec![Write::Set {
+                op: "l1_set",
+                key: Self::redis_key(shared, &key),
+                value: entry.encode().into(),
+                expires_at_ms: entry.expires_at_ms,
+            }]);
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, header};
 
 use crate::auth::Tenant;
-use crate::config::CacheConfig;
+use crate::config::{CacheConfig, SemanticConfig};
 
 /// A cache control header the gateway cannot honour.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,6 +16,8 @@ pub enum PolicyError {
     Ttl,
     #[error("x-gateway-semantic-threshold must be a number within 0..=1")]
     SemanticThreshold,
+    #[error("x-gateway-semantic-min-precision must be a number within 0..=1")]
+    MinPrecision,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +32,13 @@ pub struct CachePolicy {
     /// Similarity an L2 hit needs: the tenant's (or the global) threshold,
     /// raised — never lowered — by `x-gateway-semantic-threshold`.
     pub semantic_threshold: f32,
+    /// The cosine floor the request itself raised to, if it did (on top of
+    /// the verifier's prefilter).
+    pub raised_threshold: Option<f32>,
+    /// Precision wanted of verifier-decided hits: the tenant's (or the
+    /// global) floor, raised — never lowered — by
+    /// `x-gateway-semantic-min-precision`.
+    pub min_precision: f64,
 }
 
 impl CachePolicy {
@@ -37,7 +46,7 @@ impl CachePolicy {
         headers: &HeaderMap,
         tenant: &Tenant,
         config: &CacheConfig,
-        semantic_threshold: f32,
+        semantic: &SemanticConfig,
     ) -> Result<Self, PolicyError> {
         let enabled = config.enabled && tenant.cache.enabled;
         let (no_cache, no_store) = cache_control(headers);
@@ -56,24 +65,29 @@ impl CachePolicy {
         let floor = tenant
             .cache
             .semantic_threshold
-            .unwrap_or(semantic_threshold);
-        let asked = match headers.get("x-gateway-semantic-threshold") {
-            None => None,
-            Some(value) => Some(
-                value
-                    .to_str()
-                    .ok()
-                    .and_then(|v| v.trim().parse::<f32>().ok())
-                    .filter(|t| (0.0..=1.0).contains(t))
-                    .ok_or(PolicyError::SemanticThreshold)?,
-            ),
-        };
+            .unwrap_or(semantic.threshold);
+        let asked = unit(
+            headers,
+            "x-gateway-semantic-threshold",
+            PolicyError::SemanticThreshold,
+        )?;
+        let precision_floor = tenant
+            .cache
+            .semantic_min_precision
+            .unwrap_or(semantic.min_precision);
+        let precision = unit(
+            headers,
+            "x-gateway-semantic-min-precision",
+            PolicyError::MinPrecision,
+        )?;
         Ok(Self {
             lookup: enabled && !no_cache,
             store: enabled && !no_store && !ttl.is_zero(),
             ttl,
             scope,
-            semantic_threshold: asked.map_or(floor, |t| t.max(floor)),
+            semantic_threshold: asked.map_or(floor, |t| (t as f32).max(floor)),
+            raised_threshold: asked.map(|t| t as f32),
+            min_precision: precision.map_or(precision_floor, |p| p.max(precision_floor)),
         })
     }
 
@@ -89,6 +103,20 @@ pub fn scope_of(tenant: &str, shared_scope: Option<&str>) -> String {
         Some(shared) => format!("shared:{shared}"),
         None => format!("tenant:{tenant}"),
     }
+}
+
+/// A header holding a number within 0..=1, if present.
+fn unit(headers: &HeaderMap, name: &str, error: PolicyError) -> Result<Option<f64>, PolicyError> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|t| (0.0..=1.0).contains(t))
+        .map(Some)
+        .ok_or(error)
 }
 
 /// `(no-cache, no-store)` from every `Cache-Control` header.
@@ -130,7 +158,7 @@ mod tests {
             &HeaderMap::new(),
             &tenant(strict),
             &CacheConfig::default(),
-            0.9,
+            &semantic(),
         )
         .unwrap();
         assert_eq!(p.semantic_threshold, 0.95);
@@ -138,9 +166,16 @@ mod tests {
             &headers(&[("x-gateway-semantic-threshold", "2")]),
             &tenant(TenantCache::default()),
             &CacheConfig::default(),
-            0.9,
+            &semantic(),
         );
         assert!(bad.is_err());
+    }
+
+    fn semantic() -> SemanticConfig {
+        SemanticConfig {
+            threshold: 0.9,
+            ..SemanticConfig::default()
+        }
     }
 
     fn tenant(cache: TenantCache) -> Tenant {
@@ -167,7 +202,7 @@ mod tests {
             &headers(pairs),
             &tenant(TenantCache::default()),
             &CacheConfig::default(),
-            0.9,
+            &semantic(),
         )
         .unwrap()
     }
@@ -203,9 +238,40 @@ mod tests {
             &headers(&[("x-gateway-cache-ttl", "soon")]),
             &tenant(TenantCache::default()),
             &CacheConfig::default(),
-            0.9,
+            &semantic(),
         );
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn a_request_may_raise_the_wanted_precision_but_never_lower_it() {
+        assert_eq!(decide(&[]).min_precision, 0.95);
+        assert_eq!(decide(&[]).raised_threshold, None);
+        let p = decide(&[("x-gateway-semantic-min-precision", "0.99")]);
+        assert_eq!(p.min_precision, 0.99);
+        let p = decide(&[("x-gateway-semantic-min-precision", "0.5")]);
+        assert_eq!(p.min_precision, 0.95);
+        let strict = TenantCache {
+            semantic_min_precision: Some(0.98),
+            ..TenantCache::default()
+        };
+        let p = CachePolicy::decide(
+            &HeaderMap::new(),
+            &tenant(strict),
+            &CacheConfig::default(),
+            &semantic(),
+        )
+        .unwrap();
+        assert_eq!(p.min_precision, 0.98);
+        let bad = CachePolicy::decide(
+            &headers(&[("x-gateway-semantic-min-precision", "high")]),
+            &tenant(TenantCache::default()),
+            &CacheConfig::default(),
+            &semantic(),
+        );
+        assert_eq!(bad, Err(PolicyError::MinPrecision));
+        let raised = decide(&[("x-gateway-semantic-threshold", "0.97")]);
+        assert_eq!(raised.raised_threshold, Some(0.97));
     }
 
     #[test]
@@ -218,7 +284,7 @@ mod tests {
             &HeaderMap::new(),
             &tenant(off),
             &CacheConfig::default(),
-            0.9,
+            &semantic(),
         )
         .unwrap();
         assert!(!p.engaged());
@@ -230,7 +296,7 @@ mod tests {
             &HeaderMap::new(),
             &tenant(shared),
             &CacheConfig::default(),
-            0.9,
+            &semantic(),
         )
         .unwrap();
         assert_eq!(p.scope, "shared:co");

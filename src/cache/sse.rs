@@ -148,6 +148,27 @@ impl Choice {
     }
 }
 
+/// The final `response` of a captured Responses API stream: the
+/// `response.completed` event's, when the stream reached it with no error
+/// or failure event before.
+pub fn completed_response(stream: &[u8]) -> Option<Value> {
+    let text = std::str::from_utf8(stream).ok()?;
+    let mut completed = None;
+    for line in text.lines() {
+        let Some(data) = line.strip_prefix("data:") else {
+            continue;
+        };
+        let event: Value = serde_json::from_str(data.trim()).ok()?;
+        match event["type"].as_str() {
+            Some("response.completed") => completed = Some(event["response"].clone()),
+            Some("error" | "response.failed" | "response.incomplete") => return None,
+            _ if completed.is_some() => return None,
+            _ => {}
+        }
+    }
+    completed
+}
+
 /// The SSE events for a cached completion, `[DONE]` last; with `include_usage`
 /// a final usage chunk (empty `choices`) as OpenAI sends it.
 pub fn synthesize(completion: &Value, include_usage: bool) -> Bytes {

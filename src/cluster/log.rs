@@ -233,4 +233,47 @@ mod tests {
         assert_eq!(stream_id("0"), Some((0, 0)));
         assert_eq!(stream_id("x-1"), None);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const NAMES: [&str; 11] = [
+            "id", "part", "v", "exp", "t", "node", "scope", "text", "op", "at", "junk",
+        ];
+
+        fn value() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..64).prop_map(Value::BulkString),
+                any::<i64>().prop_map(Value::Int),
+                Just(Value::Nil),
+                ".{0,16}".prop_map(|s| Value::SimpleString(s)),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_log_entries_never_panic(
+                fields in proptest::collection::vec((0..NAMES.len(), value()), 0..12)
+            ) {
+                let map: HashMap<String, Value> = fields
+                    .into_iter()
+                    .map(|(i, v)| (NAMES[i].to_string(), v))
+                    .collect();
+                let _ = Event::parse(&map);
+            }
+
+            #[test]
+            fn a_valid_fill_with_one_field_garbled_never_panics(
+                field in 0..8usize,
+                garbage in proptest::collection::vec(any::<u8>(), 0..64),
+            ) {
+                let mut map = as_map(Event::Fill(fill()).fields());
+                let name = NAMES[field].to_string();
+                map.insert(name, Value::BulkString(garbage));
+                let _ = Event::parse(&map);
+            }
+        }
+    }
 }

@@ -17,6 +17,9 @@ pub struct TenantCache {
     pub ttl_secs: Option<u64>,
     /// This tenant's L2 similarity threshold (default: `semantic.threshold`).
     pub semantic_threshold: Option<f32>,
+    /// This tenant's floor for the precision of L2 hits (default:
+    /// `semantic.min_precision`); its requests may raise it, never lower it.
+    pub semantic_min_precision: Option<f64>,
 }
 
 impl Default for TenantCache {
@@ -26,6 +29,7 @@ impl Default for TenantCache {
             shared_scope: None,
             ttl_secs: None,
             semantic_threshold: None,
+            semantic_min_precision: None,
         }
     }
 }
@@ -87,6 +91,10 @@ pub struct EmbeddingConfig {
     pub timeout_ms: u64,
     /// Most texts embedded together.
     pub max_batch: usize,
+    /// Tokens of text waiting to be embedded (and, separately, verified) at
+    /// most; past it, or when a text would wait past `timeout_ms`, L2 is
+    /// skipped for the request at once.
+    pub max_queued_tokens: u64,
 }
 
 impl Default for EmbeddingConfig {
@@ -100,8 +108,31 @@ impl Default for EmbeddingConfig {
             dimensions: 1536,
             timeout_ms: 2_000,
             max_batch: 32,
+            max_queued_tokens: 32_768,
         }
     }
+}
+
+/// How L2 decides a hit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifierMode {
+    /// The pair verifier (falls back to `rules`, with a warning, when the
+    /// base model is not on this node, e.g. with a remote embedder).
+    #[default]
+    Model,
+    Rules,
+    Off,
+}
+
+/// A rule guard, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Guard {
+    Numbers,
+    Negation,
+    Direction,
+    Names,
 }
 
 /// The L2 semantic cache.
@@ -112,8 +143,28 @@ pub struct SemanticConfig {
     /// Cosine similarity a hit needs (tenants may set their own; requests may
     /// only raise it).
     pub threshold: f32,
-    /// Also require the verification guards (numbers, negation, direction, entities).
+    /// In `rules` mode, require the rule guards (numbers, negation, direction,
+    /// names); `false` is plain cosine.
     pub verify: bool,
+    /// How hits are decided: `model` (the pair verifier), `rules` (cosine and
+    /// rule guards) or `off` (cosine alone).
+    pub verifier: VerifierMode,
+    /// A retrained verifier (`adapter.safetensors`, `verifier.json`);
+    /// default: the one compiled in.
+    pub verifier_dir: Option<PathBuf>,
+    /// Precision wanted of the verifier's hits, mapped to a score cut-off by
+    /// the calibration table shipped with it.
+    pub min_precision: f64,
+    /// Candidates the verifier reads per look-up (the most similar ones).
+    pub candidates: usize,
+    /// Rule guards that still veto before the verifier reads a pair.
+    pub vetoes: Vec<Guard>,
+    /// Share of L2 hits also asked upstream in the background, to measure
+    /// how often a semantic hit's answer differs from a fresh one.
+    pub audit_sample: f64,
+    /// Cosine between the cached and the fresh answer at or above which an
+    /// audit counts them as agreeing.
+    pub audit_agreement: f32,
     pub max_entries: usize,
     /// Memory budget: vectors, prompt texts and answers.
     pub max_bytes: usize,
@@ -128,6 +179,13 @@ impl Default for SemanticConfig {
             // Chosen on QQP (README, "Semantic quality"): precision first.
             threshold: 0.95,
             verify: true,
+            verifier: VerifierMode::Model,
+            verifier_dir: None,
+            min_precision: 0.95,
+            candidates: 3,
+            vetoes: vec![Guard::Numbers],
+            audit_sample: 0.0,
+            audit_agreement: 0.8,
             max_entries: 100_000,
             max_bytes: 512 * 1024 * 1024,
             // Measured (cargo bench --bench semantic): the exact scan beats

@@ -48,6 +48,17 @@ pub struct Config {
     pub embedding: EmbeddingConfig,
     pub cluster: ClusterConfig,
     pub admin: AdminConfig,
+    /// USD per million tokens by model (`"prefix*"` patterns allowed); on top
+    /// of the built-in table of common models.
+    pub prices: BTreeMap<String, Price>,
+}
+
+/// A model's price: USD per million input and output tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
 }
 
 impl Default for Config {
@@ -70,6 +81,7 @@ impl Default for Config {
             embedding: EmbeddingConfig::default(),
             cluster: ClusterConfig::default(),
             admin: AdminConfig::default(),
+            prices: BTreeMap::new(),
         }
     }
 }

@@ -26,6 +26,21 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How long in-flight requests (streams included) may run after a shutdown signal.
     pub shutdown_grace_secs: u64,
+    /// Open client connections at most; past it the listener stops
+    /// accepting (the kernel's backlog holds the rest) until one closes.
+    pub max_connections: usize,
+    /// Time to receive a request's headers, counted from when the
+    /// connection waits for them — so it also closes idle keep-alive
+    /// connections and connections that trickle headers.
+    pub header_read_timeout_secs: u64,
+    /// Time to receive a request body: this much, plus the body's size at
+    /// `min_body_rate` bytes per second (408 past it).
+    pub body_read_timeout_secs: u64,
+    pub min_body_rate: u64,
+    /// Request line and headers together, in bytes (431 above it).
+    pub max_header_bytes: usize,
+    /// Concurrent streams per HTTP/2 connection.
+    pub http2_max_streams: u32,
 }
 
 impl Default for ServerConfig {
@@ -35,6 +50,12 @@ impl Default for ServerConfig {
             port: DEFAULT_PORT,
             max_body_bytes: 8 * 1024 * 1024,
             shutdown_grace_secs: 30,
+            max_connections: 8192,
+            header_read_timeout_secs: 15,
+            body_read_timeout_secs: 30,
+            min_body_rate: 64 * 1024,
+            max_header_bytes: 32 * 1024,
+            http2_max_streams: 256,
         }
     }
 }
@@ -42,6 +63,10 @@ impl Default for ServerConfig {
 impl ServerConfig {
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
     }
 }
 
@@ -65,6 +90,13 @@ pub struct RetryConfig {
     pub stream_idle_timeout_secs: u64,
     /// Cool-down of a key that got 429 without `Retry-After` (doubles per strike).
     pub key_cooldown_ms: u64,
+    /// How long a pool key the provider refused (401/403) is left out.
+    pub key_quarantine_secs: u64,
+    /// Retries across all requests stay within this share of the requests
+    /// of the last 10 s ...
+    pub budget_ratio: f64,
+    /// ... plus this many per second.
+    pub budget_min_per_sec: f64,
 }
 
 impl Default for RetryConfig {
@@ -79,6 +111,9 @@ impl Default for RetryConfig {
             connect_timeout_ms: 3_000,
             stream_idle_timeout_secs: 120,
             key_cooldown_ms: 1_000,
+            key_quarantine_secs: 600,
+            budget_ratio: 0.2,
+            budget_min_per_sec: 1.0,
         }
     }
 }
@@ -179,6 +214,10 @@ pub struct RedisConfig {
     /// Budget of one Redis command; past it the command counts as failed.
     pub timeout_ms: u64,
     pub connect_timeout_ms: u64,
+    /// Writes (fills, purges) waiting for Redis at most, by count and by
+    /// bytes; past either the oldest are dropped (and counted).
+    pub outbox_max_writes: usize,
+    pub outbox_max_bytes: usize,
 }
 
 impl Default for RedisConfig {
@@ -189,6 +228,8 @@ impl Default for RedisConfig {
             prefix: "gw:".into(),
             timeout_ms: 100,
             connect_timeout_ms: 1_000,
+            outbox_max_writes: 10_000,
+            outbox_max_bytes: 64 * 1024 * 1024,
         }
     }
 }

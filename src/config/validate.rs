@@ -8,8 +8,21 @@ use super::proxy::TenantLimits;
 pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     let invalid = |m: String| Err(ConfigError::Invalid(m));
 
-    if config.server.max_body_bytes == 0 {
-        return invalid("server.max_body_bytes must be greater than 0".into());
+    let server = &config.server;
+    if server.max_body_bytes == 0
+        || server.max_connections == 0
+        || server.header_read_timeout_secs == 0
+        || server.body_read_timeout_secs == 0
+        || server.min_body_rate == 0
+        || server.max_header_bytes < 1024
+        || server.http2_max_streams == 0
+    {
+        return invalid(
+            "server.max_body_bytes, max_connections, header_read_timeout_secs, \
+             body_read_timeout_secs, min_body_rate and http2_max_streams must be greater than 0, \
+             max_header_bytes at least 1024"
+                .into(),
+        );
     }
     validate_retry(config)?;
     validate_upstreams(config)?;
@@ -29,6 +42,7 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
             "semantic.threshold must be within 0..=1 and semantic.max_entries > 0".into(),
         );
     }
+    validate_semantic(config)?;
     if config.embedding.timeout_ms == 0 || config.embedding.max_batch == 0 {
         return invalid(
             "embedding.timeout_ms and embedding.max_batch must be greater than 0".into(),
@@ -65,6 +79,29 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
 }
 
 /// One URL, or with `redis.cluster` a comma-separated list of seed nodes.
+fn validate_semantic(config: &Config) -> Result<(), ConfigError> {
+    let invalid = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+    let s = &config.semantic;
+    let precision = |p: f64| p > 0.0 && p <= 1.0;
+    if !precision(s.min_precision) {
+        return invalid("semantic.min_precision must be within (0, 1]");
+    }
+    if !(1..=16).contains(&s.candidates) {
+        return invalid("semantic.candidates must be within 1..=16");
+    }
+    if !(0.0..=1.0).contains(&s.audit_sample) || !(0.0..=1.0).contains(&s.audit_agreement) {
+        return invalid("semantic.audit_sample and semantic.audit_agreement must be within 0..=1");
+    }
+    let tenant_floors = config
+        .tenants
+        .iter()
+        .filter_map(|t| t.cache.semantic_min_precision);
+    if tenant_floors.into_iter().any(|p| !precision(p)) {
+        return invalid("tenants.cache.semantic_min_precision must be within (0, 1]");
+    }
+    Ok(())
+}
+
 fn validate_redis_urls(urls: &str, cluster: bool) -> Result<(), ConfigError> {
     let urls: Vec<&str> = urls.split(',').map(str::trim).collect();
     if urls.len() > 1 && !cluster {

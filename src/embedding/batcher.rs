@@ -1,29 +1,50 @@
-//! The embedder the gateway uses: a cache by text hash in front of a batcher —
-//! concurrent requests are embedded together, one batch at a time, off the
-//! async runtime.
+//! The embedder the gateway uses: a cache by text hash in front of an
+//! admission-controlled lane — concurrent requests are embedded together, one
+//! batch at a time, off the async runtime; a request that would wait past its
+//! deadline is refused at once, and tenants are served in turn.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
+use futures_util::future::BoxFuture;
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
-use super::backend::{Backend, EmbedError};
+use super::backend::{Backend, EmbedError, MAX_TEXT_BYTES, cap};
+use crate::admission::{Lane, LaneLimits, Refused, Runner};
 use crate::metrics::Metrics;
-
-struct Job {
-    text: String,
-    reply: oneshot::Sender<Result<Vec<f32>, EmbedError>>,
-}
 
 /// The embedder the gateway uses.
 pub struct Embedder {
     id: String,
     dim: usize,
-    jobs: mpsc::Sender<Job>,
+    lane: Lane<String, Vec<f32>>,
     cache: moka::sync::Cache<[u8; 32], Arc<[f32]>>,
-    timeout: Duration,
     metrics: Arc<Metrics>,
+}
+
+struct Batches(Arc<dyn Backend>);
+
+impl Runner<String, Vec<f32>> for Batches {
+    fn run(&self, texts: Vec<String>) -> BoxFuture<'_, Result<Vec<Vec<f32>>, String>> {
+        Box::pin(async move { self.0.embed_batch(texts).await.map_err(|e| e.to_string()) })
+    }
+}
+
+impl EmbedError {
+    fn refused(refused: Refused) -> Self {
+        match refused {
+            Refused::Saturated => Self::Saturated,
+            Refused::Timeout => Self::Timeout,
+            Refused::Failed(e) => Self::Failed(e),
+            Refused::Closed => Self::Closed,
+        }
+    }
+}
+
+/// About the tokens a text costs the model (≈ 4 bytes a token, plus the
+/// special tokens; the model reads 256 at most).
+pub fn token_cost(text: &str) -> u64 {
+    (text.len() as u64).div_ceil(4).min(256) + 2
 }
 
 impl Embedder {
@@ -32,18 +53,14 @@ impl Embedder {
         id: String,
         dim: usize,
         backend: Arc<dyn Backend>,
-        max_batch: usize,
-        timeout: Duration,
+        limits: LaneLimits,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let (jobs, rx) = mpsc::channel(4096);
-        tokio::spawn(batcher(backend, rx, max_batch.max(1)));
         Self {
             id,
             dim,
-            jobs,
+            lane: Lane::new(Arc::new(Batches(backend)), limits),
             cache: moka::sync::Cache::new(20_000),
-            timeout,
             metrics,
         }
     }
@@ -56,18 +73,32 @@ impl Embedder {
         self.dim
     }
 
-    /// The vector of `text`, from the cache or the backend (within the timeout).
-    pub async fn embed(&self, text: &str) -> Result<Arc<[f32]>, EmbedError> {
+    /// The vector of `text` for `tenant`, from the cache or the backend, by
+    /// `deadline` or not at all. The text is capped to its first
+    /// `MAX_TEXT_BYTES` first: the model reads no further.
+    pub async fn embed(
+        &self,
+        tenant: &str,
+        text: &str,
+        deadline: Instant,
+    ) -> Result<Arc<[f32]>, EmbedError> {
+        let text = cap(text, MAX_TEXT_BYTES);
         let key: [u8; 32] = Sha256::digest(text.as_bytes()).into();
         if let Some(vector) = self.cache.get(&key) {
             return Ok(vector);
         }
         let started = Instant::now();
-        let result = self.embed_uncached(text).await;
-        self.metrics.embedding(started.elapsed(), result.is_ok());
+        let result = self
+            .lane
+            .submit(tenant, text.to_string(), token_cost(text), deadline)
+            .await
+            .map_err(EmbedError::refused);
+        if !matches!(result, Err(EmbedError::Saturated)) {
+            self.metrics.embedding(started.elapsed(), result.is_ok());
+        }
         let vector: Arc<[f32]> = result?.into();
         if vector.len() != self.dim {
-            self.metrics.embedding(Duration::ZERO, false);
+            self.metrics.embedding(std::time::Duration::ZERO, false);
             return Err(EmbedError::Failed(format!(
                 "expected {} dimensions, got {}",
                 self.dim,
@@ -76,50 +107,5 @@ impl Embedder {
         }
         self.cache.insert(key, Arc::clone(&vector));
         Ok(vector)
-    }
-
-    async fn embed_uncached(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
-        let (reply, answer) = oneshot::channel();
-        let job = Job {
-            text: text.to_string(),
-            reply,
-        };
-        let work = async {
-            self.jobs.send(job).await.map_err(|_| EmbedError::Closed)?;
-            answer.await.map_err(|_| EmbedError::Closed)?
-        };
-        tokio::time::timeout(self.timeout, work)
-            .await
-            .map_err(|_| EmbedError::Timeout)?
-    }
-}
-
-/// Takes whatever jobs are waiting (up to `max_batch`), embeds them together,
-/// answers each; one batch at a time.
-async fn batcher(backend: Arc<dyn Backend>, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
-    while let Some(first) = rx.recv().await {
-        let mut jobs = vec![first];
-        while jobs.len() < max_batch {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
-        let texts = jobs.iter().map(|j| j.text.clone()).collect();
-        match backend.embed_batch(texts).await {
-            Ok(vectors) if vectors.len() == jobs.len() => {
-                for (job, vector) in jobs.into_iter().zip(vectors) {
-                    let _ = job.reply.send(Ok(vector));
-                }
-            }
-            Ok(_) => fail_all(jobs, EmbedError::Failed("wrong number of vectors".into())),
-            Err(e) => fail_all(jobs, e),
-        }
-    }
-}
-
-fn fail_all(jobs: Vec<Job>, error: EmbedError) {
-    for job in jobs {
-        let _ = job.reply.send(Err(error.clone()));
     }
 }

@@ -11,7 +11,7 @@ use candle_transformers::models::bert::{BertModel, Config};
 use futures_util::future::BoxFuture;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
-use super::backend::{Backend, EmbedError, normalize};
+use super::backend::{Backend, EmbedError, MAX_TEXT_BYTES, cap, normalize};
 
 /// The model's `max_seq_length` (the shipped tokenizer.json says 128).
 const MAX_TOKENS: usize = 256;
@@ -77,10 +77,10 @@ impl LocalModel {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(failed)?;
+        // Cut before tokenizing: the tokenizer's own truncation comes after
+        // it has tokenized the whole text.
+        let capped: Vec<&str> = texts.iter().map(|t| cap(t, MAX_TEXT_BYTES)).collect();
+        let encodings = self.tokenizer.encode_batch(capped, true).map_err(failed)?;
         let len = encodings
             .iter()
             .map(|e| e.get_ids().len())

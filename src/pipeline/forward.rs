@@ -11,8 +11,9 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::call::{Call, Fill};
+use super::events::{errors_as_events, strip_usage};
 use crate::access::RequestInfo;
-use crate::cache::{CachePolicy, CachedResponse, Landed, StreamFill, Usage};
+use crate::cache::{CachePolicy, CachedResponse, Capture, Landed, StreamFill, Usage};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::ratelimit::{Charge, UsageWatch, total_tokens};
@@ -28,7 +29,7 @@ pub async fn forward(
     let upstream = gw.upstreams.route(Some(&call.request.model));
     let request = UpstreamRequest {
         method: Method::POST,
-        path: call.route.path,
+        path: call.route.path.into(),
         headers: upstream_request_headers(call.headers, call.headers.get("x-request-id")),
         body: call.body.clone(),
         stream: call.stream,
@@ -52,18 +53,29 @@ pub async fn forward(
     };
     info.attempts = answer.attempts;
     let observer = match &answer.body {
-        UpstreamBody::Stream(_) => Some(watch_stream(gw, charge, fill)),
+        UpstreamBody::Stream(_) => Some(watch_stream(gw, call, charge, fill)),
         UpstreamBody::Full(bytes) => {
-            complete(gw, charge, answer.status, bytes, fill);
+            complete(gw, call, charge, answer.status, bytes, fill);
             None
         }
     };
-    Ok(answer.into_response(gw.stream_idle_timeout(), observer))
+    let mut response = answer.into_response(gw.stream_idle_timeout(), observer);
+    if call.stream && !call.wants_usage {
+        response = strip_usage(response);
+    }
+    Ok(errors_as_events(response))
 }
 
 /// A 200 stream: its usage settles the charge and, when the cache takes
 /// part, its capture fills the cache and lands the flight — both at its end.
-fn watch_stream(gw: &Gateway, charge: Charge, fill: Option<Fill>) -> Box<dyn StreamObserver> {
+fn watch_stream(
+    gw: &Gateway,
+    call: &Call<'_>,
+    charge: Charge,
+    fill: Option<Fill>,
+) -> Box<dyn StreamObserver> {
+    // A route whose streams are not kept releases the flight at once.
+    let fill = fill.filter(|_| call.route.capture != Capture::None);
     let capture = fill.map(|fill| {
         let max = gw.config.cache.max_entry_bytes;
         let (key, ttl, store) = (fill.key, fill.policy.ttl, fill.policy.store);
@@ -71,16 +83,24 @@ fn watch_stream(gw: &Gateway, charge: Charge, fill: Option<Fill>) -> Box<dyn Str
             .probe
             .map(|probe| Box::new(move |entry| probe.store(entry)) as _);
         let cache = Arc::clone(&gw.cache);
-        let capture = StreamFill::new(cache, key, ttl, store, max, fill.flight, on_store);
+        let kind = call.route.capture;
+        let capture = StreamFill::new(kind, cache, key, ttl, store, max, fill.flight, on_store);
         Box::new(capture) as Box<dyn StreamObserver>
     });
-    Box::new(UsageWatch::new(charge, capture))
+    let (costs, tenant, model) = (
+        Arc::clone(&gw.costs),
+        call.tenant.to_string(),
+        call.request.model.clone(),
+    );
+    let on_usage = Box::new(move |usage| costs.spent(&tenant, &model, usage));
+    Box::new(UsageWatch::new(charge, Some(on_usage), capture))
 }
 
 /// A full answer: its real tokens go to the charge; a cacheable 200 is
 /// stored and lands the flight.
 fn complete(
     gw: &Gateway,
+    call: &Call<'_>,
     mut charge: Charge,
     status: StatusCode,
     bytes: &Bytes,
@@ -89,6 +109,10 @@ fn complete(
     let parsed = (status == StatusCode::OK)
         .then(|| serde_json::from_slice::<Value>(bytes).ok())
         .flatten();
+    if let Some(value) = &parsed {
+        gw.costs
+            .spent(call.tenant, &call.request.model, Usage::of(value));
+    }
     match &parsed {
         Some(value) => charge.spent(total_tokens(&value["usage"])),
         None if status == StatusCode::OK => charge.spent(None),

@@ -6,22 +6,34 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::charge::Charge;
+use crate::cache::Usage;
 use crate::upstream::StreamObserver;
+
+/// Told the stream's usage when it ends with one (the cost stage).
+pub type OnUsage = Box<dyn FnOnce(Usage) + Send>;
 
 /// Longest SSE line kept while looking for usage; longer lines are content.
 const MAX_LINE: usize = 64 * 1024;
 
 pub struct UsageWatch {
     charge: Charge,
+    usage: Option<Usage>,
+    on_usage: Option<OnUsage>,
     partial: Vec<u8>,
     total_tokens: Option<u64>,
     next: Option<Box<dyn StreamObserver>>,
 }
 
 impl UsageWatch {
-    pub fn new(charge: Charge, next: Option<Box<dyn StreamObserver>>) -> Self {
+    pub fn new(
+        charge: Charge,
+        on_usage: Option<OnUsage>,
+        next: Option<Box<dyn StreamObserver>>,
+    ) -> Self {
         Self {
             charge,
+            usage: None,
+            on_usage,
             partial: Vec::new(),
             total_tokens: None,
             next,
@@ -35,10 +47,17 @@ impl UsageWatch {
         if !data.windows(7).any(|w| w == b"\"usage\"") {
             return;
         }
-        if let Ok(event) = serde_json::from_slice::<Value>(data.trim_ascii())
-            && let Some(total) = total_tokens(&event["usage"])
-        {
+        let Ok(event) = serde_json::from_slice::<Value>(data.trim_ascii()) else {
+            return;
+        };
+        // A chat usage chunk, or the Responses API's `response.completed`.
+        let holder = match event["usage"].is_object() {
+            true => &event,
+            false => &event["response"],
+        };
+        if let Some(total) = total_tokens(&holder["usage"]) {
             self.total_tokens = Some(total);
+            self.usage = Some(Usage::of(holder));
         }
     }
 }
@@ -71,6 +90,9 @@ impl StreamObserver for UsageWatch {
 
     fn end(mut self: Box<Self>, clean: bool) {
         self.charge.spent(self.total_tokens);
+        if let (Some(usage), Some(on_usage)) = (self.usage, self.on_usage.take()) {
+            on_usage(usage);
+        }
         if let Some(next) = self.next.take() {
             next.end(clean);
         }

@@ -6,6 +6,17 @@ use std::sync::Arc;
 use super::keys::{EntryId, PartitionKey, entry_id};
 use super::verify::Rejection;
 use crate::cache::CachedResponse;
+use crate::embedding::cap;
+use crate::verifier::MAX_TEXT_BYTES;
+
+/// The prompt an entry keeps — for the verifier and the guards, which read
+/// no further — so memory, the log and snapshots grow with the number of
+/// entries, not the size of prompts.
+pub fn prompt(mut text: String) -> String {
+    let keep = cap(&text, MAX_TEXT_BYTES).len();
+    text.truncate(keep);
+    text
+}
 
 /// An entry to add (from a local fill, the cluster log or a snapshot).
 #[derive(Clone)]
@@ -31,11 +42,12 @@ impl NewEntry {
         vector: Arc<[f32]>,
         response: Arc<CachedResponse>,
     ) -> Self {
+        let id = entry_id(&partition, &text);
         Self {
-            id: entry_id(&partition, &text),
+            id,
             scope: scope.into(),
             partition,
-            text,
+            text: prompt(text),
             vector,
             stored_at_ms: response.stored_at_ms,
             expires_at_ms: response.expires_at_ms,
@@ -54,6 +66,14 @@ pub enum Answer {
     Local(Arc<CachedResponse>),
     /// Held in Redis only: fetch it, then [`SemanticCache::attach`] it.
     Remote(EntryId),
+}
+
+/// A live entry close to a query: what deciding a hit reads.
+pub struct Candidate {
+    pub answer: Answer,
+    /// The prompt the entry answers.
+    pub text: String,
+    pub similarity: f32,
 }
 
 pub enum Lookup {

@@ -1,21 +1,24 @@
 //! The L2 stage of the pipeline: embed the last user message, search its
-//! partition, verify the best candidates, and either answer from a verified
-//! near-duplicate — fetching the answer from a peer node when another node
-//! filled it — or hand back a probe, so the upstream's answer can be stored
-//! (and shared with the cluster) afterwards.
+//! partition, decide among the closest candidates (the pair verifier, rules,
+//! or cosine alone), and either answer from the chosen near-duplicate —
+//! fetching the answer from a peer node when another node filled it — or hand
+//! back a probe, so the upstream's answer can be stored (and shared with the
+//! cluster) afterwards. The stage has one budget for embedding and verifying:
+//! when either cannot be done in time, L2 is skipped for the request.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
+use tokio::time::Instant;
 
-use super::entry::{Answer, Lookup, NewEntry};
+use super::decide::{Ask, Decision, Judge};
+use super::entry::{Answer, NewEntry};
 use super::keys::{EntryId, PartitionKey, partition_of};
 use super::store::SemanticCache;
-use crate::cache::{CachedResponse, Purges};
-use crate::config::{Config, EmbedderKind, EmbeddingConfig};
-use crate::embedding::{Backend, Embedder, LocalModel, RemoteEmbedder};
+use crate::cache::CachedResponse;
+use crate::embedding::Embedder;
 use crate::metrics::Metrics;
 
 /// The other nodes of the cluster, as L2 needs them (implemented by the
@@ -31,11 +34,29 @@ pub trait Peers: Send + Sync {
     ) -> BoxFuture<'a, Option<Arc<CachedResponse>>>;
 }
 
-/// The L2 stage: the embedder and the semantic store.
+/// The L2 stage: the embedder, the semantic store and how hits are decided.
 pub struct L2 {
     pub embedder: Embedder,
     pub cache: SemanticCache,
+    judge: Judge,
+    /// Candidates read per look-up.
+    candidates: usize,
+    /// Budget of the whole stage (embedding and verification).
+    budget: Duration,
     metrics: Arc<Metrics>,
+}
+
+/// What a request asks of L2.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    pub tenant: &'a str,
+    pub scope: &'a str,
+    /// Cosine a hit needs in `rules` and `off` modes.
+    pub threshold: f32,
+    /// A cosine floor the request raised to, on top of the prefilter.
+    pub raised: Option<f32>,
+    /// Precision wanted of the verifier's decision.
+    pub min_precision: f64,
 }
 
 /// What an L2 look-up found.
@@ -43,6 +64,8 @@ pub enum L2Lookup {
     Hit {
         answer: Arc<CachedResponse>,
         similarity: f32,
+        /// The verifier's score, when it decided.
+        score: Option<f32>,
     },
     /// No hit; a probe when L2 applies to the request.
     Miss(Option<Probe>),
@@ -70,66 +93,123 @@ impl Probe {
 }
 
 impl L2 {
-    pub fn new(embedder: Embedder, cache: SemanticCache, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        embedder: Embedder,
+        cache: SemanticCache,
+        judge: Judge,
+        budget: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             embedder,
             cache,
+            judge,
+            candidates: 3,
+            budget,
             metrics,
         }
     }
 
-    /// Looks a chat request up. An embedder failure or timeout skips L2 (it is
-    /// counted) and the request goes on to the upstream.
+    /// Reads `candidates` candidates per look-up.
+    pub fn with_candidates(mut self, candidates: usize) -> Self {
+        self.candidates = candidates.max(1);
+        self
+    }
+
+    /// Which decision this stage makes: `model`, `rules` or `off`.
+    pub fn mode(&self) -> &'static str {
+        self.judge.mode()
+    }
+
+    /// Looks a chat request up. When the embedder or the verifier cannot
+    /// answer within the stage's budget, L2 is skipped (and counted) and the
+    /// request goes on to the upstream.
     pub async fn lookup(
         self: &Arc<Self>,
         peers: &Arc<dyn Peers>,
-        scope: &str,
-        threshold: f32,
+        query: &Query<'_>,
         fields: &Map<String, Value>,
     ) -> L2Lookup {
         let embedder = &self.embedder;
-        let Some((partition, text)) = partition_of(scope, embedder.id(), embedder.dim(), fields)
+        let Some((partition, text)) =
+            partition_of(query.scope, embedder.id(), embedder.dim(), fields)
         else {
             return L2Lookup::Miss(None);
         };
-        let vector = match embedder.embed(&text).await {
+        let deadline = Instant::now() + self.budget;
+        let vector = match embedder.embed(query.tenant, &text, deadline).await {
             Ok(vector) => vector,
             Err(e) => {
-                tracing::debug!(error = %e, "L2 skipped: embedding failed");
-                self.metrics.l2_lookup(None, "error");
+                tracing::debug!(error = %e, "L2 skipped: no embedding");
+                let result = if e.label() == "error" {
+                    "error"
+                } else {
+                    "skipped"
+                };
+                self.metrics.l2_lookup(None, result);
+                self.metrics.l2_skipped("embedding", e.label());
                 return L2Lookup::Miss(None);
             }
         };
-        let found = self.cache.lookup(&partition, &text, &vector, threshold);
+        let candidates = self.cache.candidates(&partition, &vector, self.candidates);
         let probe = Probe {
             l2: Arc::clone(self),
             peers: Arc::clone(peers),
-            scope: scope.to_string(),
+            scope: query.scope.to_string(),
             partition,
             text,
             vector,
         };
-        let (similarity, answer) = match found {
-            Lookup::Hit { answer, similarity } => (similarity, answer),
-            Lookup::Rejected { similarity, why } => {
+        let ask = Ask {
+            tenant: query.tenant,
+            threshold: query.threshold,
+            raised: query.raised,
+            min_precision: query.min_precision,
+            deadline,
+        };
+        let decision = self.judge.decide(candidates, &probe.text, &ask).await;
+        self.conclude(peers, decision, query.scope, probe).await
+    }
+
+    /// Turns the decision into a hit (its answer fetched when a peer holds
+    /// it) or a miss with the probe, counted either way.
+    async fn conclude(
+        &self,
+        peers: &Arc<dyn Peers>,
+        decision: Decision,
+        scope: &str,
+        probe: Probe,
+    ) -> L2Lookup {
+        let (candidate, score) = match decision {
+            Decision::Hit { candidate, score } => (candidate, score),
+            Decision::Rejected { similarity, why } => {
                 self.metrics.l2_lookup(Some(similarity), "rejected");
-                self.metrics.l2_rejection(why.label());
+                self.metrics.l2_rejection(why);
                 return L2Lookup::Miss(Some(probe));
             }
-            Lookup::Miss { best } => {
+            Decision::Miss { best } => {
                 self.metrics.l2_lookup(best, "miss");
                 return L2Lookup::Miss(Some(probe));
             }
+            Decision::Skipped(refused) => {
+                self.metrics.l2_lookup(None, "skipped");
+                self.metrics.l2_skipped("verifier", refused.label());
+                return L2Lookup::Miss(Some(probe));
+            }
         };
-        match self.answer_of(peers, answer, scope).await {
-            Some(answer) => {
-                self.metrics.l2_lookup(Some(similarity), "hit");
-                L2Lookup::Hit { answer, similarity }
-            }
-            None => {
-                self.metrics.l2_lookup(Some(similarity), "error");
-                L2Lookup::Miss(Some(probe))
-            }
+        let similarity = candidate.similarity;
+        let Some(answer) = self.answer_of(peers, candidate.answer, scope).await else {
+            self.metrics.l2_lookup(Some(similarity), "error");
+            return L2Lookup::Miss(Some(probe));
+        };
+        self.metrics.l2_lookup(Some(similarity), "hit");
+        if let Some(score) = score {
+            self.metrics.l2_verifier_score(score);
+        }
+        L2Lookup::Hit {
+            answer,
+            similarity,
+            score,
         }
     }
 
@@ -154,73 +234,5 @@ impl L2 {
                 }
             },
         }
-    }
-
-    /// Builds the stage the configuration asks for; `None` (with a log line)
-    /// when L2 is off or no embedder is available.
-    pub fn from_config(
-        config: &Config,
-        purges: Arc<Purges>,
-        metrics: Arc<Metrics>,
-    ) -> Option<Self> {
-        if !config.semantic.enabled {
-            return None;
-        }
-        let e = &config.embedding;
-        let timeout = std::time::Duration::from_millis(e.timeout_ms);
-        let (id, dim, backend) = backend(e, timeout)?;
-        tracing::info!(embedder = %id, dim, "semantic cache on");
-        let embedder = Embedder::new(id, dim, backend, e.max_batch, timeout, Arc::clone(&metrics));
-        let cache = SemanticCache::new(config.semantic.clone(), purges, Arc::clone(&metrics));
-        Some(Self::new(embedder, cache, metrics))
-    }
-}
-
-/// The embedder backend the configuration names (or, for `auto`, a remote
-/// URL first, then the local model): its id, dimension and backend.
-fn backend(e: &EmbeddingConfig, timeout: Duration) -> Option<(String, usize, Arc<dyn Backend>)> {
-    let local_present = e.model_dir.join("model.safetensors").is_file();
-    let kind = match e.kind {
-        EmbedderKind::Auto if e.url.is_some() => EmbedderKind::Remote,
-        EmbedderKind::Auto if local_present => EmbedderKind::Local,
-        EmbedderKind::Auto => {
-            tracing::warn!(
-                model_dir = %e.model_dir.display(),
-                "semantic cache off: no EMBEDDING_URL and no local model (bash scripts/fetch-model.sh)"
-            );
-            return None;
-        }
-        other => other,
-    };
-    match kind {
-        EmbedderKind::Local => match LocalModel::load(&e.model_dir) {
-            Ok(model) => {
-                let dim = model.dim();
-                Some((
-                    "local:all-MiniLM-L6-v2".into(),
-                    dim,
-                    Arc::new(Arc::new(model)),
-                ))
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "semantic cache off: the local model did not load");
-                None
-            }
-        },
-        EmbedderKind::Remote => {
-            let url = e.url.clone()?;
-            let model = e
-                .model
-                .clone()
-                .unwrap_or_else(|| "text-embedding-3-small".into());
-            match RemoteEmbedder::new(&url, e.api_key.clone(), model.clone(), timeout) {
-                Ok(remote) => Some((format!("remote:{model}"), e.dimensions, Arc::new(remote))),
-                Err(err) => {
-                    tracing::error!(error = %err, "semantic cache off: remote embedder");
-                    None
-                }
-            }
-        }
-        EmbedderKind::Auto | EmbedderKind::Off => None,
     }
 }

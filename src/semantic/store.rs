@@ -7,7 +7,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::entry::{Answer, Lookup, NewEntry, Stats};
+use super::decide::rules;
+use super::entry::{Answer, Candidate, Lookup, NewEntry, Stats};
 use super::keys::{EntryId, PartitionKey};
 use super::partition::Partition;
 use super::verify::Guards;
@@ -114,7 +115,7 @@ impl SemanticCache {
     }
 
     /// The best live candidate in `partition` for `vector`, judged against
-    /// `threshold` and the guards.
+    /// `threshold` and the store's guards (the `rules` decision).
     pub fn lookup(
         &self,
         partition: &PartitionKey,
@@ -122,10 +123,17 @@ impl SemanticCache {
         vector: &[f32],
         threshold: f32,
     ) -> Lookup {
+        let candidates = self.candidates(partition, vector, 4);
+        rules(candidates, text, threshold, &self.guards)
+    }
+
+    /// Up to `k` live entries of `partition` (not expired, not purged), most
+    /// similar to `vector` first, with their prompts and answers.
+    pub fn candidates(&self, partition: &PartitionKey, vector: &[f32], k: usize) -> Vec<Candidate> {
         let now = now_ms();
         let store = self.read();
         let Some(part) = store.partitions.get(partition) else {
-            return Lookup::Miss { best: None };
+            return Vec::new();
         };
         let cut = self.purges.cut(part.scope());
         let alive = |slot: usize| {
@@ -134,33 +142,21 @@ impl SemanticCache {
                 .get(&slot)
                 .is_some_and(|e| e.expires_at_ms > now && e.stored_at_ms > cut)
         };
-        let candidates = part.search(vector, 4, &alive);
-        let best = candidates.first().map(|(_, s)| *s);
-        let mut rejected = None;
-        for (slot, similarity) in candidates {
-            if similarity < threshold {
-                break;
-            }
-            let Some(entry) = store.entries.get(&slot) else {
-                continue;
-            };
-            match self.guards.check(text, &entry.text) {
-                Ok(()) => {
-                    let answer = match &entry.response {
-                        Some(response) => Answer::Local(Arc::clone(response)),
-                        None => Answer::Remote(entry.id),
-                    };
-                    return Lookup::Hit { answer, similarity };
-                }
-                Err(why) => {
-                    rejected.get_or_insert((similarity, why));
-                }
-            }
-        }
-        match rejected {
-            Some((similarity, why)) => Lookup::Rejected { similarity, why },
-            None => Lookup::Miss { best },
-        }
+        part.search(vector, k, &alive)
+            .into_iter()
+            .filter_map(|(slot, similarity)| {
+                let entry = store.entries.get(&slot)?;
+                let answer = match &entry.response {
+                    Some(response) => Answer::Local(Arc::clone(response)),
+                    None => Answer::Remote(entry.id),
+                };
+                Some(Candidate {
+                    answer,
+                    text: entry.text.clone(),
+                    similarity,
+                })
+            })
+            .collect()
     }
 
     /// Adds an entry, evicting the oldest past the count or memory bound.
@@ -235,6 +231,7 @@ impl SemanticCache {
                 break;
             };
             if let Some(partition) = store.remove(oldest) {
+                self.metrics.cache_eviction("l2");
                 self.maybe_rebuild(store, partition);
             }
         }

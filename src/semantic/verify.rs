@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::config::Guard;
+
 /// Why a candidate was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
@@ -55,6 +57,17 @@ impl Guards {
             negation: false,
             direction: false,
             entities: false,
+        }
+    }
+
+    /// Only the named guards.
+    pub fn only(names: &[Guard]) -> Self {
+        let has = |g: Guard| names.contains(&g);
+        Self {
+            numbers: has(Guard::Numbers),
+            negation: has(Guard::Negation),
+            direction: has(Guard::Direction),
+            entities: has(Guard::Names),
         }
     }
 

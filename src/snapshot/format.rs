@@ -282,4 +282,51 @@ mod tests {
         longer.push(0);
         assert!(decode(&longer, embedder, 3).is_err());
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn aligned(bytes: &[u8]) -> AlignedVec<16> {
+            let mut v = AlignedVec::<16>::new();
+            v.extend_from_slice(bytes);
+            v
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+                let _ = read(&aligned(&bytes), "e", 4);
+                let mut with_magic = MAGIC.to_vec();
+                with_magic.extend_from_slice(&bytes);
+                let _ = read(&aligned(&with_magic), "e", 4);
+            }
+
+            #[test]
+            fn a_garbled_payload_with_a_matching_checksum_never_panics(
+                flips in proptest::collection::vec((any::<usize>(), 1u8..), 1..24),
+            ) {
+                let (header, payload) = sample();
+                let mut file = encode(&header, &payload).unwrap();
+                let archive = rkyv::to_bytes::<rancor::Error>(&payload).unwrap();
+                let start = file.len() - archive.len();
+                for (at, bits) in flips {
+                    let i = start + at % archive.len();
+                    file[i] ^= bits;
+                }
+                // Re-seal the checksum, so the archive validation itself is tried.
+                let sum = xxh3_128(&file[start..]).to_le_bytes();
+                let checksum_at = start - (start - checksum_end(&header)) - 16;
+                file[checksum_at..checksum_at + 16].copy_from_slice(&sum);
+                let _ = read(&aligned(&file), &header.embedder, header.dim as usize);
+            }
+        }
+
+        /// Where the checksum field ends (the payload starts at the next
+        /// 16-byte boundary).
+        fn checksum_end(h: &Header) -> usize {
+            MAGIC.len() + 4 + 2 + h.embedder.len() + 4 + 2 + h.position.len() + 8 + 8 + 16
+        }
+    }
 }

@@ -15,11 +15,24 @@ use super::stream::{StreamObserver, passthrough};
 pub struct UpstreamRequest {
     pub method: Method,
     /// API path below the base URL, e.g. `/chat/completions`.
-    pub path: &'static str,
+    pub path: std::borrow::Cow<'static, str>,
     pub headers: HeaderMap,
     pub body: Bytes,
     /// The client asked for SSE: a 200 is streamed, never buffered.
     pub stream: bool,
+}
+
+impl UpstreamRequest {
+    /// Whether the client itself is retrying (the OpenAI SDKs say so): then
+    /// the gateway does not retry again, and the attempt spends from the
+    /// retry budget.
+    pub fn client_retry(&self) -> bool {
+        self.headers
+            .get("x-stainless-retry-count")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .is_some_and(|n| n > 0)
+    }
 }
 
 pub enum UpstreamBody {

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use axum::http::{HeaderMap, StatusCode, header};
 use tokio::time::{Instant, sleep, timeout_at};
 
+use super::budget::RetryBudget;
 use super::exchange::{UpstreamBody, UpstreamError, UpstreamRequest, UpstreamResponse};
 use super::headers::client_response_headers;
 use super::pool::Lease;
@@ -24,6 +25,9 @@ enum Failure {
     },
     Timeout,
     Transport(String),
+    /// The provider refused the key (401/403); it is quarantined and the
+    /// next attempt, at once, uses another.
+    KeyRejected(StatusCode),
 }
 
 impl Failure {
@@ -61,14 +65,20 @@ impl Failure {
                 attempts,
                 last,
             },
+            Self::KeyRejected(status) => UpstreamError::Unavailable {
+                upstream,
+                attempts,
+                last: format!("status {status}: the provider refused the pool's keys"),
+            },
         }
     }
 }
 
-/// Sends requests upstream with the retry policy.
+/// Sends requests upstream with the retry policy, within the retry budget.
 pub struct Forwarder {
     http: reqwest::Client,
     policy: RetryPolicy,
+    budget: RetryBudget,
     metrics: Arc<Metrics>,
 }
 
@@ -83,6 +93,7 @@ impl Forwarder {
         Ok(Self {
             http,
             policy: RetryPolicy::from_config(config),
+            budget: RetryBudget::new(config.budget_ratio, config.budget_min_per_sec),
             metrics,
         })
     }
@@ -96,6 +107,13 @@ impl Forwarder {
     ) -> Result<UpstreamResponse, UpstreamError> {
         let deadline = Instant::now() + self.policy.deadline;
         let mut attempts = 0;
+        let client_retry = request.client_retry();
+        self.budget.started(client_retry);
+        let max_attempts = if client_retry {
+            1
+        } else {
+            self.policy.max_attempts
+        };
         loop {
             let lease = match self.lease(upstream, deadline).await {
                 Ok(lease) => lease,
@@ -115,14 +133,30 @@ impl Forwarder {
                 }
                 Err(failure) => failure,
             };
-            if attempts >= self.policy.max_attempts {
+            // Moving off a refused key is not a retry of the request: it
+            // spends no budget, and a client's retry may do it too.
+            let more = match failure {
+                Failure::KeyRejected(_) => attempts < self.policy.max_attempts,
+                _ if attempts >= max_attempts => false,
+                _ => {
+                    let granted = self.budget.try_retry();
+                    if !granted {
+                        self.metrics.upstream_retry_refused(&upstream.name);
+                    }
+                    granted
+                }
+            };
+            if !more {
                 return Err(failure.into_error(upstream, attempts));
             }
-            let wait = self.policy.wait(
-                attempts,
-                failure.upstream_wide_retry_after(),
-                &mut rand::rng(),
-            );
+            let wait = match failure {
+                Failure::KeyRejected(_) => Duration::ZERO,
+                _ => self.policy.wait(
+                    attempts,
+                    failure.upstream_wide_retry_after(),
+                    &mut rand::rng(),
+                ),
+            };
             if Instant::now() + wait >= deadline {
                 return Err(failure.into_error(upstream, attempts));
             }
@@ -184,6 +218,19 @@ impl Forwarder {
             Ok(Ok(response)) => response,
         };
         record(response.status.as_str());
+        let refused = matches!(response.status.as_u16(), 401 | 403);
+        if let Some(index) = lease.filter(|_| refused)
+            && upstream.pool.quarantine(index, self.policy.key_quarantine)
+        {
+            self.metrics.upstream_key_quarantined(&upstream.name);
+            tracing::warn!(
+                upstream = %upstream.name,
+                key = index,
+                status = response.status.as_u16(),
+                "the provider refused a pool key: quarantined, retrying with another"
+            );
+            return Err(Failure::KeyRejected(response.status));
+        }
         if is_retryable(response.status) {
             let wait = retry_after(&response.headers, SystemTime::now())
                 .map(|d| d.min(self.policy.max_retry_after));
@@ -210,7 +257,7 @@ impl Forwarder {
     ) -> Result<UpstreamResponse, reqwest::Error> {
         let mut builder = self
             .http
-            .request(request.method.clone(), upstream.url(request.path))
+            .request(request.method.clone(), upstream.url(&request.path))
             .headers(request.headers.clone())
             .body(request.body.clone());
         if let Some(key) = lease.and_then(|i| upstream.pool.header(i)) {

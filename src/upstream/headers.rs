@@ -22,6 +22,8 @@ const NOT_UPSTREAM: &[&str] = &[
     "host",
     "authorization",
     "content-length",
+    // The body goes upstream decoded (the body stage decodes it).
+    "content-encoding",
     "accept-encoding",
     "cookie",
     "x-request-id",

@@ -105,6 +105,25 @@ impl KeyPool {
         slot.rest_until_ms.fetch_max(until, Ordering::AcqRel);
     }
 
+    /// Leaves out a key the provider refused (401/403) for `rest`, unless it
+    /// is the only usable key (then the refusal is the provider's answer and
+    /// goes to the client). Whether the key was quarantined.
+    pub fn quarantine(&self, index: usize, rest: Duration) -> bool {
+        let now = self.now_ms();
+        let others = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| *i != index && s.rest_until_ms.load(Ordering::Acquire) <= now)
+            .count();
+        let Some(slot) = self.slots.get(index).filter(|_| others > 0) else {
+            return false;
+        };
+        let until = now + rest.as_millis() as u64;
+        slot.rest_until_ms.fetch_max(until, Ordering::AcqRel);
+        true
+    }
+
     /// A success clears the key's strikes.
     pub fn succeeded(&self, index: usize) {
         if let Some(slot) = self.slots.get(index) {
@@ -116,6 +135,21 @@ impl KeyPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_key_is_left_out_unless_it_is_the_last_one() {
+        let keys = [Secret::new("a"), Secret::new("b")];
+        let pool = KeyPool::new(&keys, Duration::from_secs(1), Duration::from_secs(10));
+        assert!(pool.quarantine(0, Duration::from_secs(600)));
+        for _ in 0..4 {
+            assert_eq!(pool.lease(), Lease::Key(1));
+        }
+        assert!(
+            !pool.quarantine(1, Duration::from_secs(600)),
+            "the last usable key"
+        );
+        assert_eq!(pool.lease(), Lease::Key(1));
+    }
 
     fn pool(n: usize) -> KeyPool {
         let keys: Vec<_> = (0..n).map(|i| Secret::new(format!("k{i}"))).collect();

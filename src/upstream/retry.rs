@@ -20,6 +20,7 @@ pub struct RetryPolicy {
     pub max_retry_after: Duration,
     pub deadline: Duration,
     pub attempt_timeout: Duration,
+    pub key_quarantine: Duration,
 }
 
 impl RetryPolicy {
@@ -31,6 +32,7 @@ impl RetryPolicy {
             max_retry_after: Duration::from_secs(c.max_retry_after_secs),
             deadline: Duration::from_secs(c.deadline_secs),
             attempt_timeout: Duration::from_secs(c.attempt_timeout_secs),
+            key_quarantine: Duration::from_secs(c.key_quarantine_secs),
         }
     }
 

@@ -118,7 +118,7 @@ async fn other_client_errors_are_returned_unchanged_without_retry() {
 }
 
 #[tokio::test]
-async fn a_stream_cut_mid_way_is_not_retried_and_reaches_the_client_cut() {
+async fn a_stream_cut_mid_way_is_not_retried_and_ends_with_an_error_event() {
     let mock = mock().await;
     mock.push_faults([Fault::CutStreamAfter(2)]);
     mock.hold_streams();
@@ -131,17 +131,18 @@ async fn a_stream_cut_mid_way_is_not_retried_and_reaches_the_client_cut() {
     let first = response.chunk().await.unwrap().expect("first chunk");
     let mut text = String::from_utf8_lossy(&first).to_string();
     mock.release_streams(1);
-    let ended_with_error = loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => text.push_str(&String::from_utf8_lossy(&chunk)),
-            Ok(None) => break false,
-            Err(_) => break true,
-        }
-    };
-    assert!(
-        ended_with_error,
-        "a cut stream must end with an error, got: {text}"
-    );
+    // Past the first byte the status cannot change: the stream ends with an
+    // error event in OpenAI's shape, which the SDKs raise as an APIError.
+    text.push_str(&read_all(&mut response).await.expect("a clean end"));
+    let last = text
+        .split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .last()
+        .unwrap_or_default();
+    let event: serde_json::Value =
+        serde_json::from_str(last.trim().trim_start_matches("data:").trim()).expect("JSON event");
+    assert_eq!(event["error"]["type"], "upstream_error", "{text}");
+    assert!(event["error"]["message"].is_string());
     assert!(text.contains("\"role\":\"assistant\""));
     assert!(!text.contains("[DONE]"));
     assert_eq!(
@@ -186,6 +187,93 @@ async fn an_unreachable_upstream_gets_502_after_retries() {
     let metrics = gw.metrics().await;
     assert!(
         metrics.contains("gateway_upstream_requests_total{upstream=\"gone\",status=\"error\"} 3"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_the_provider_refuses_is_quarantined_and_the_request_retried_on_another() {
+    let mock = mock().await;
+    mock.push_faults([status(401, None)]);
+    let gw = start(config_for(&mock)).await;
+    let response = gw.post("/v1/chat/completions", &chat("a")).await;
+    assert_eq!(
+        response.status(),
+        200,
+        "the client never sees the bad key's 401"
+    );
+    for prompt in ["b", "c", "d"] {
+        let response = gw.post("/v1/chat/completions", &chat(prompt)).await;
+        assert_eq!(response.status(), 200);
+    }
+    let seen: Vec<_> = mock.keys_seen().into_iter().flatten().collect();
+    let (k1, k2) = (
+        format!("Bearer {}", UPSTREAM_KEYS[0]),
+        format!("Bearer {}", UPSTREAM_KEYS[1]),
+    );
+    assert_eq!(seen, vec![k1, k2.clone(), k2.clone(), k2.clone(), k2]);
+    let metrics = gw.metrics().await;
+    assert!(
+        metrics.contains("gateway_upstream_keys_quarantined_total{upstream=\"mock\"} 1"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(UPSTREAM_KEYS[0]), "no key in the metrics");
+}
+
+#[tokio::test]
+async fn with_a_single_key_a_401_goes_to_the_client() {
+    let mock = mock().await;
+    mock.push_faults([status(401, None)]);
+    let mut config = config_for(&mock);
+    config.upstreams[0].api_keys = vec![Secret::new("only-key")];
+    let gw = start(config).await;
+    let response = gw.post("/v1/chat/completions", &chat("a")).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(mock.requests(), 1);
+}
+
+#[tokio::test]
+async fn a_request_that_is_a_client_retry_is_not_retried_again() {
+    let mock = mock().await;
+    mock.push_faults([status(503, None), status(503, None), status(503, None)]);
+    let gw = start(config_for(&mock)).await;
+    let response = gw
+        .http
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(KEY_A)
+        .header("x-stainless-retry-count", "1")
+        .body(chat("again").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+    assert_eq!(
+        mock.requests(),
+        1,
+        "the SDK retries; the gateway does not multiply them"
+    );
+}
+
+#[tokio::test]
+async fn retries_across_requests_stay_within_the_budget() {
+    let mock = mock().await;
+    mock.push_faults((0..200).map(|_| status(503, None)));
+    let mut config = config_for(&mock);
+    config.retry.max_attempts = 3;
+    config.retry.budget_ratio = 0.2;
+    config.retry.budget_min_per_sec = 0.0;
+    let gw = start(config).await;
+    for i in 0..20 {
+        let response = gw
+            .post("/v1/chat/completions", &chat(&format!("budget {i}")))
+            .await;
+        assert_eq!(response.status(), 502);
+    }
+    // 20 first attempts and at most 20 % more, not 3 x 20.
+    assert!(mock.requests() <= 24, "{} upstream calls", mock.requests());
+    let metrics = gw.metrics().await;
+    assert!(
+        metrics.contains("gateway_upstream_retries_refused_total"),
         "{metrics}"
     );
 }

@@ -29,7 +29,8 @@ pub async fn completions(
         Ok(fault) => fault,
         Err(response) => return response,
     };
-    let answer = Answer::new(&request);
+    let echo = headers.get("x-mock-echo").and_then(|v| v.to_str().ok());
+    let answer = Answer::new(&request, echo);
     if request["stream"].as_bool().unwrap_or(false) {
         let cut = match fault {
             Some(Fault::CutStreamAfter(n)) => Some(n),
@@ -121,23 +122,58 @@ struct Answer {
     created: u64,
     words: Vec<String>,
     prompt_tokens: usize,
+    /// `n` choices, all alike but for a suffix.
+    n: usize,
+    /// A function to call instead of answering (`tools`, unless
+    /// `tool_choice` is `none`).
+    tool: Option<String>,
+    /// `response_format` asks for JSON: the answer is a JSON object.
+    json_mode: bool,
+}
+
+/// The last user message's text (a string, or the text parts of an array).
+pub(super) fn last_user_text(messages: &[Value]) -> String {
+    let Some(content) = messages
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .map(|m| &m["content"])
+    else {
+        return String::new();
+    };
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
 }
 
 impl Answer {
-    fn new(request: &Value) -> Self {
+    /// `echo`: the `x-mock-echo` header, appended to the answer (tests see
+    /// whose request an answer was made for).
+    fn new(request: &Value, echo: Option<&str>) -> Self {
         let messages = request["messages"].as_array().cloned().unwrap_or_default();
-        let last_user = messages
-            .iter()
-            .rev()
-            .find(|m| m["role"] == "user")
-            .and_then(|m| m["content"].as_str())
-            .unwrap_or("");
+        let last_user = last_user_text(&messages);
         let prompt_tokens = messages
             .iter()
             .filter_map(|m| m["content"].as_str())
             .map(|c| c.split_whitespace().count())
             .sum();
-        let text = format!("Mock answer to: {last_user}");
+        let text = match echo {
+            Some(echo) => format!("Mock answer to: {last_user} [echo: {echo}]"),
+            None => format!("Mock answer to: {last_user}"),
+        };
+        let tool = match request["tool_choice"].as_str() {
+            Some("none") => None,
+            _ => request["tools"][0]["function"]["name"]
+                .as_str()
+                .map(str::to_string),
+        };
+        let format = request["response_format"]["type"].as_str();
         Self {
             id: format!("chatcmpl-mock-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed)),
             model: request["model"]
@@ -147,11 +183,14 @@ impl Answer {
             created: 1_700_000_000,
             words: text.split_whitespace().map(str::to_string).collect(),
             prompt_tokens,
+            n: request["n"].as_u64().unwrap_or(1).clamp(1, 16) as usize,
+            tool,
+            json_mode: matches!(format, Some("json_object" | "json_schema")),
         }
     }
 
     fn usage(&self) -> Value {
-        let completion = self.words.len();
+        let completion = self.words.len() * self.n;
         json!({
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": completion,
@@ -159,45 +198,87 @@ impl Answer {
         })
     }
 
+    /// The text of choice `i`.
+    fn text(&self, i: usize) -> String {
+        let mut text = self.words.join(" ");
+        if i > 0 {
+            text.push_str(&format!(" (choice {i})"));
+        }
+        if self.json_mode {
+            text = json!({"answer": text}).to_string();
+        }
+        text
+    }
+
+    fn tool_call(&self, name: &str, i: usize) -> Value {
+        json!({"id": format!("call_mock_{i}"), "type": "function",
+               "function": {"name": name, "arguments": "{}"}})
+    }
+
     fn completion(&self) -> Value {
+        let choices: Vec<Value> = (0..self.n)
+            .map(|i| match &self.tool {
+                Some(name) => json!({
+                    "index": i,
+                    "message": {"role": "assistant", "content": null, "tool_calls": [self.tool_call(name, i)]},
+                    "finish_reason": "tool_calls",
+                }),
+                None => json!({
+                    "index": i,
+                    "message": {"role": "assistant", "content": self.text(i)},
+                    "finish_reason": "stop",
+                }),
+            })
+            .collect();
         json!({
             "id": self.id,
             "object": "chat.completion",
             "created": self.created,
             "model": self.model,
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": self.words.join(" ")},
-                "finish_reason": "stop",
-            }],
+            "choices": choices,
             "usage": self.usage(),
         })
     }
 
-    fn chunk(&self, delta: Value, finish: Option<&str>) -> Value {
+    fn chunk(&self, index: usize, delta: Value, finish: Option<&str>) -> Value {
         json!({
             "id": self.id,
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            "choices": [{"index": index, "delta": delta, "finish_reason": finish}],
         })
     }
 
     /// The SSE events of the answer, `[DONE]` last.
     fn chunks(&self, include_usage: bool) -> Vec<Bytes> {
-        let mut events = vec![self.chunk(json!({"role": "assistant", "content": ""}), None)];
-        for (i, word) in self.words.iter().enumerate() {
-            let text = if i == 0 {
-                word.clone()
-            } else {
-                format!(" {word}")
+        let mut events = Vec::new();
+        for i in 0..self.n {
+            events.push(self.chunk(i, json!({"role": "assistant", "content": ""}), None));
+            if let Some(name) = &self.tool {
+                let mut call = self.tool_call(name, i);
+                call["index"] = json!(0);
+                events.push(self.chunk(i, json!({"tool_calls": [call]}), None));
+                events.push(self.chunk(i, json!({}), Some("tool_calls")));
+                continue;
+            }
+            let text = self.text(i);
+            let words: Vec<&str> = match self.json_mode {
+                true => vec![text.as_str()],
+                false => text.split(' ').collect(),
             };
-            events.push(self.chunk(json!({"content": text}), None));
+            for (w, word) in words.iter().enumerate() {
+                let piece = if w == 0 {
+                    word.to_string()
+                } else {
+                    format!(" {word}")
+                };
+                events.push(self.chunk(i, json!({"content": piece}), None));
+            }
+            events.push(self.chunk(i, json!({}), Some("stop")));
         }
-        events.push(self.chunk(json!({}), Some("stop")));
         if include_usage {
-            let mut usage = self.chunk(json!({}), None);
+            let mut usage = self.chunk(0, json!({}), None);
             usage["choices"] = json!([]);
             usage["usage"] = self.usage();
             events.push(usage);
@@ -234,7 +315,7 @@ struct Emitter {
     guard: CancelGuard,
 }
 
-fn sse(state: &Arc<MockState>, chunks: Vec<Bytes>, cut: Option<usize>) -> Response {
+pub(super) fn sse(state: &Arc<MockState>, chunks: Vec<Bytes>, cut: Option<usize>) -> Response {
     let emitter = Emitter {
         chunks,
         next: 0,

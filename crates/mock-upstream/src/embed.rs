@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -35,10 +37,21 @@ pub async fn embeddings(
         return response;
     }
     let dim = state.options.embedding_dim;
+    // `encoding_format: "base64"` (the Node SDK's default): little-endian f32s.
+    let base64 = request["encoding_format"].as_str() == Some("base64");
     let data: Vec<Value> = inputs
         .iter()
         .enumerate()
-        .map(|(i, text)| json!({"object": "embedding", "index": i, "embedding": vector(text, dim)}))
+        .map(|(i, text)| {
+            let v = vector(text, dim);
+            let embedding = match base64 {
+                true => json!(
+                    BASE64.encode(v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>())
+                ),
+                false => json!(v),
+            };
+            json!({"object": "embedding", "index": i, "embedding": embedding})
+        })
         .collect();
     let tokens: usize = inputs.iter().map(|t| t.split_whitespace().count()).sum();
     axum::Json(json!({
@@ -73,6 +86,12 @@ pub async fn models() -> Response {
         ],
     }))
     .into_response()
+}
+
+/// `GET /v1/models/{id}`.
+pub async fn model(Path(id): Path<String>) -> Response {
+    axum::Json(json!({"id": id, "object": "model", "created": 1_700_000_000, "owned_by": "mock"}))
+        .into_response()
 }
 
 #[cfg(test)]

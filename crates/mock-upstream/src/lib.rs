@@ -5,6 +5,8 @@
 
 mod chat;
 mod embed;
+mod responses;
+mod text;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -205,7 +207,10 @@ impl Drop for MockUpstream {
 fn router(state: Arc<MockState>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::completions))
+        .route("/v1/completions", post(text::completions))
+        .route("/v1/responses", post(responses::create))
         .route("/v1/embeddings", post(embed::embeddings))
         .route("/v1/models", get(embed::models))
+        .route("/v1/models/{id}", get(embed::model))
         .with_state(state)
 }

@@ -124,3 +124,56 @@ fn numbers_normalise_without_losing_distinctions() {
         br#"{"a":[true,null],"b":1}"#
     );
 }
+
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::Map;
+
+    use super::*;
+    use crate::request::ApiRequest;
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| json!(f)),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(".{0,8}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic_the_request_parser(bytes in proptest::collection::vec(any::<u8>(), 0..1024)) {
+            if let Ok(request) = ApiRequest::parse(&bytes, Some("messages")) {
+                let _ = request.token_estimate(256);
+                let _ = l1_key("s", "chat/completions", &request.fields);
+            }
+        }
+
+        #[test]
+        fn any_json_object_keys_the_same_after_a_round_trip(fields in proptest::collection::btree_map(".{0,8}", json(), 0..8)) {
+            let map: Map<String, Value> = fields.into_iter().collect();
+            let text = serde_json::to_string_pretty(&Value::Object(map.clone())).unwrap();
+            let again: Value = serde_json::from_str(&text).unwrap();
+            let Value::Object(again) = again else { unreachable!() };
+            prop_assert_eq!(l1_key("s", "e", &map), l1_key("s", "e", &again));
+            let mut body = map;
+            body.insert("model".into(), json!("m"));
+            body.insert("messages".into(), json!([]));
+            let bytes = serde_json::to_vec(&Value::Object(body)).unwrap();
+            if let Ok(request) = ApiRequest::parse(&bytes, Some("messages")) {
+                let _ = request.token_estimate(256);
+            }
+        }
+    }
+}

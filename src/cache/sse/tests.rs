@@ -99,3 +99,37 @@ fn tool_calls_survive_synthesis() {
     );
     assert_eq!(back["choices"][0]["finish_reason"], "tool_calls");
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn chunk() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("data: [DONE]\n\n".to_string()),
+            Just(
+                "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n".to_string()
+            ),
+            Just("data: {\"choices\":[{\"index\":9999999999,\"delta\":{}}]}\n\n".to_string()),
+            Just("data: {\"usage\":{\"total_tokens\":-1}}\n\n".to_string()),
+            ".{0,40}".prop_map(|s| format!("data: {s}\n\n")),
+            ".{0,40}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = assemble(&bytes);
+        }
+
+        #[test]
+        fn arbitrary_event_sequences_never_panic(chunks in proptest::collection::vec(chunk(), 0..32)) {
+            let stream = chunks.concat();
+            if let Some(completion) = assemble(stream.as_bytes()) {
+                let _ = synthesize(&completion, true);
+            }
+        }
+    }
+}

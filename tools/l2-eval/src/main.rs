@@ -8,8 +8,16 @@
 //! identical text) and the pair is labelled a duplicate; every other hit is a
 //! false hit, i.e. a wrong cached answer.
 //!
+//! With `--verifier`, every pair above the prefilter is also read by the pair
+//! verifier (the shipped adapter, or `--verifier-dir`), and the tables compare
+//! cosine alone, rules, the verifier and the verifier with vetoes — overall,
+//! at each calibrated operating point, and per `kind` of pair when the file
+//! has one (the training's validation split does).
+//!
 //! `cargo run --release -p l2-eval -- ../shared/data/qqp_dev.jsonl` (add
-//! `--ablation` for each guard alone)
+//! `--ablation` for each guard alone; `--verifier` for the pair verifier)
+
+mod verified;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,6 +31,7 @@ use g_aigateway::config::SemanticConfig;
 use g_aigateway::embedding::LocalModel;
 use g_aigateway::metrics::Metrics;
 use g_aigateway::semantic::{Answer, Guards, Lookup, NewEntry, SemanticCache};
+use g_aigateway::verifier::{PairModel, Source};
 
 #[derive(Parser)]
 #[command(name = "l2-eval")]
@@ -42,12 +51,30 @@ struct Cli {
     /// Only the pairwise table (no index builds).
     #[arg(long)]
     pairwise_only: bool,
+    /// Also evaluate the pair verifier.
+    #[arg(long)]
+    verifier: bool,
+    /// A verifier other than the shipped one (adapter.safetensors + verifier.json).
+    #[arg(long)]
+    verifier_dir: Option<PathBuf>,
+    /// Cosine threshold of the cosine and rules modes in the verifier tables.
+    #[arg(long, default_value_t = 0.95)]
+    threshold: f32,
+    /// Also write every pair's kind, label, cosine and verifier score here
+    /// (JSON lines), for curves of your own.
+    #[arg(long)]
+    dump: Option<PathBuf>,
+    /// Score pairs down to this cosine (default: the verifier's prefilter).
+    #[arg(long)]
+    prefilter: Option<f32>,
 }
 
-struct Pair {
-    a: String,
-    b: String,
-    label: bool,
+pub struct Pair {
+    pub a: String,
+    pub b: String,
+    pub label: bool,
+    /// What kind of pair it is (the file's `kind` field, else `all`).
+    pub kind: String,
 }
 
 fn read_pairs(cli: &Cli) -> anyhow::Result<Vec<Pair>> {
@@ -69,6 +96,7 @@ fn read_pairs(cli: &Cli) -> anyhow::Result<Vec<Pair>> {
             a,
             b,
             label: v["label"].as_i64() == Some(1),
+            kind: v["kind"].as_str().unwrap_or("all").to_string(),
         });
         if cli.limit.is_some_and(|l| pairs.len() >= l) {
             break;
@@ -177,6 +205,24 @@ fn main() -> anyhow::Result<()> {
     let embed_secs = started.elapsed().as_secs_f64();
 
     pairwise(&pairs, &a_vectors, &b_vectors);
+    if cli.verifier {
+        let source = match &cli.verifier_dir {
+            Some(dir) => Source::Dir(dir),
+            None => Source::Shipped,
+        };
+        let verifier = PairModel::load(&cli.model_dir, &source)?;
+        let cos: Vec<f32> = a_vectors
+            .iter()
+            .zip(&b_vectors)
+            .map(|(x, y)| g_aigateway::index::similarity(x, y))
+            .collect();
+        let floor = cli.prefilter.unwrap_or(verifier.manifest.prefilter);
+        let scores = verified::score(&verifier, &pairs, &cos, floor);
+        verified::tables(&verifier, &pairs, &cos, &scores, cli.threshold);
+        if let Some(path) = &cli.dump {
+            verified::dump(path, &pairs, &cos, &scores)?;
+        }
+    }
     if cli.pairwise_only {
         return Ok(());
     }

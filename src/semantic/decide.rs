@@ -1,0 +1,179 @@
+//! Deciding a semantic hit among a query's candidates (DESIGN.md §2):
+//! - `off`: the most similar candidate at or above the cosine threshold;
+//! - `rules`: the same, past every rule guard (numbers, negation, direction,
+//!   names);
+//! - `model`: candidates above the prefilter cosine that no veto guard
+//!   refuses are read together with the query by the pair verifier; the
+//!   best-scoring one at or above the cut-off for the wanted precision wins.
+
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use super::entry::{Candidate, Lookup};
+use super::verify::{Guards, Rejection};
+use crate::admission::Refused;
+use crate::verifier::Verifier;
+
+/// How hits are decided.
+pub enum Judge {
+    Off,
+    Rules(Guards),
+    Model {
+        verifier: Arc<Verifier>,
+        /// Rule guards that still veto before the model reads a pair.
+        vetoes: Guards,
+    },
+}
+
+/// What a request asks of the decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    pub tenant: &'a str,
+    /// Cosine a hit needs in `off` and `rules` modes.
+    pub threshold: f32,
+    /// A cosine floor the request raised (`x-gateway-semantic-threshold`),
+    /// on top of the model's prefilter.
+    pub raised: Option<f32>,
+    /// The precision wanted of the model's decision.
+    pub min_precision: f64,
+    /// When the L2 stage must be done.
+    pub deadline: Instant,
+}
+
+/// The decision: which candidate answers, if any.
+pub enum Decision {
+    Hit {
+        candidate: Candidate,
+        /// The verifier's score, in `model` mode.
+        score: Option<f32>,
+    },
+    /// The closest candidates were refused (by a guard or the verifier).
+    Rejected {
+        similarity: f32,
+        why: &'static str,
+    },
+    Miss {
+        best: Option<f32>,
+    },
+    /// The verifier could not decide in time: L2 is skipped.
+    Skipped(Refused),
+}
+
+/// `off` and `rules`: the first candidate at or above `threshold` that the
+/// guards pass.
+pub fn rules(candidates: Vec<Candidate>, text: &str, threshold: f32, guards: &Guards) -> Lookup {
+    let best = candidates.first().map(|c| c.similarity);
+    let mut rejected: Option<(f32, Rejection)> = None;
+    for candidate in candidates {
+        if candidate.similarity < threshold {
+            break;
+        }
+        match guards.check(text, &candidate.text) {
+            Ok(()) => {
+                return Lookup::Hit {
+                    answer: candidate.answer,
+                    similarity: candidate.similarity,
+                };
+            }
+            Err(why) => {
+                rejected.get_or_insert((candidate.similarity, why));
+            }
+        }
+    }
+    match rejected {
+        Some((similarity, why)) => Lookup::Rejected { similarity, why },
+        None => Lookup::Miss { best },
+    }
+}
+
+impl Judge {
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Rules(_) => "rules",
+            Self::Model { .. } => "model",
+        }
+    }
+
+    /// The cosine below which no candidate is worth reading.
+    pub fn floor(&self, ask: &Ask<'_>) -> f32 {
+        match self {
+            Self::Off | Self::Rules(_) => ask.threshold,
+            Self::Model { verifier, .. } => ask.raised.unwrap_or(0.0).max(verifier.prefilter()),
+        }
+    }
+
+    pub async fn decide(&self, candidates: Vec<Candidate>, text: &str, ask: &Ask<'_>) -> Decision {
+        let (verifier, vetoes) = match self {
+            Self::Off => {
+                return from_lookup(rules(candidates, text, ask.threshold, &Guards::none()));
+            }
+            Self::Rules(guards) => {
+                return from_lookup(rules(candidates, text, ask.threshold, guards));
+            }
+            Self::Model { verifier, vetoes } => (verifier, vetoes),
+        };
+        let best = candidates.first().map(|c| c.similarity);
+        let floor = self.floor(ask);
+        let mut vetoed = None;
+        let mut readable = Vec::new();
+        for candidate in candidates.into_iter().filter(|c| c.similarity >= floor) {
+            match vetoes.check(text, &candidate.text) {
+                Ok(()) => readable.push(candidate),
+                Err(why) => {
+                    vetoed.get_or_insert((candidate.similarity, why.label()));
+                }
+            }
+        }
+        if readable.is_empty() {
+            return match vetoed {
+                Some((similarity, why)) => Decision::Rejected { similarity, why },
+                None => Decision::Miss { best },
+            };
+        }
+        let pairs = readable
+            .iter()
+            .map(|c| (c.text.clone(), text.to_string()))
+            .collect();
+        let scores = match verifier.score(ask.tenant, pairs, ask.deadline).await {
+            Ok(scores) => scores,
+            Err(refused) => return Decision::Skipped(refused),
+        };
+        let cutoff = verifier.cutoff(ask.min_precision);
+        let top = readable.first().map_or(0.0, |c| c.similarity);
+        let winner = readable
+            .into_iter()
+            .zip(scores)
+            .filter(|(_, score)| *score >= cutoff)
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        match winner {
+            Some((candidate, score)) => Decision::Hit {
+                candidate,
+                score: Some(score),
+            },
+            None => Decision::Rejected {
+                similarity: top,
+                why: "verifier",
+            },
+        }
+    }
+}
+
+fn from_lookup(lookup: Lookup) -> Decision {
+    match lookup {
+        Lookup::Hit { answer, similarity } => Decision::Hit {
+            candidate: Candidate {
+                answer,
+                text: String::new(),
+                similarity,
+            },
+            score: None,
+        },
+        Lookup::Rejected { similarity, why } => Decision::Rejected {
+            similarity,
+            why: why.label(),
+        },
+        Lookup::Miss { best } => Decision::Miss { best },
+    }
+}

@@ -1,0 +1,260 @@
+//! The L2 pair verifier through the running gateway, with the real base
+//! model and the shipped adapter: paraphrases the embeddings alone missed now
+//! hit, near-misses of every hard class never do, the wanted precision moves
+//! the decision, a broken verifier is a clear start-up error, and sampled hits
+//! are audited upstream.
+
+use std::time::Duration;
+
+use g_aigateway::RunError;
+use g_aigateway::config::VerifierMode;
+use serde_json::Value;
+
+use crate::semantic::{ask, question, with_l2};
+use crate::support::*;
+
+/// Inserts `cached` in a partition of its own (the system prompt), then asks
+/// `asked` there; the second answer's cache label.
+async fn pair(
+    gw: &TestGateway,
+    n: usize,
+    cached: &str,
+    asked: &str,
+    headers: &[(&str, &str)],
+) -> String {
+    let system = format!("verifier pair {n}");
+    assert_eq!(
+        ask(gw, KEY_A, &question(&system, cached), &[]).await.0,
+        "miss"
+    );
+    ask(gw, KEY_A, &question(&system, asked), headers).await.0
+}
+
+const PARAPHRASES: [(&str, &str); 6] = [
+    (
+        "What is the capital city of Australia?",
+        "what's the capital of australia",
+    ),
+    (
+        "Give me a recipe for chocolate chip cookies.",
+        "Can you give me a chocolate chip cookie recipe?",
+    ),
+    ("How do I reset my password?", "how can I reset my password"),
+    (
+        "What is the boiling point of water?",
+        "At what temperature does water boil?",
+    ),
+    (
+        "Explain quantum entanglement in simple terms.",
+        "Can you explain quantum entanglement to me simply?",
+    ),
+    ("How do I make pancakes?", "What's a good pancake recipe?"),
+];
+
+#[tokio::test]
+async fn paraphrases_that_cosine_alone_missed_now_hit() {
+    let mock = mock().await;
+    let mut config = config_for(&mock);
+    with_l2(&mut config);
+    let gw = start(config).await;
+    let mut hits = 0;
+    for (n, (cached, asked)) in PARAPHRASES.iter().enumerate() {
+        if pair(&gw, n, cached, asked, &[]).await == "hit-l2" {
+            hits += 1;
+        }
+    }
+    // The first two missed at the old default (cosine 0.95 + rules).
+    assert!(hits >= 5, "{hits} of {} paraphrases hit", PARAPHRASES.len());
+    assert_eq!(
+        pair(&gw, 100, PARAPHRASES[0].0, PARAPHRASES[0].1, &[]).await,
+        "hit-l2"
+    );
+    assert_eq!(
+        pair(&gw, 101, PARAPHRASES[1].0, PARAPHRASES[1].1, &[]).await,
+        "hit-l2"
+    );
+    let metrics = gw.metrics().await;
+    assert!(
+        metrics.contains("gateway_l2_verifier_score_count"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn near_misses_of_every_hard_class_never_hit() {
+    let mock = mock().await;
+    let mut config = config_for(&mock);
+    with_l2(&mut config);
+    let gw = start(config).await;
+    let near_misses = [
+        // role swaps
+        (
+            "Did the Romans conquer the Greeks?",
+            "Did the Greeks conquer the Romans?",
+        ),
+        (
+            "How did Einstein influence Bohr?",
+            "How did Bohr influence Einstein?",
+        ),
+        // opposite qualifiers and intents
+        (
+            "How long should I boil an egg for a soft yolk?",
+            "How long should I boil an egg for a hard yolk?",
+        ),
+        (
+            "How do I install Docker on Ubuntu?",
+            "How do I uninstall Docker on Ubuntu?",
+        ),
+        (
+            "What are the benefits of ibuprofen?",
+            "What are the side effects of ibuprofen?",
+        ),
+        (
+            "Write a formal email to my boss asking for a day off.",
+            "Write a casual email to my boss asking for a day off.",
+        ),
+        // numbers, dates, units
+        (
+            "Write a 300-word essay about climate change.",
+            "Write a 500-word essay about climate change.",
+        ),
+        (
+            "Who won the World Cup in 2014?",
+            "Who won the World Cup in 2018?",
+        ),
+        (
+            "Convert 10 miles to kilometers.",
+            "Convert 10 kilometers to miles.",
+        ),
+        // entities, languages, programming languages
+        (
+            "What is the capital of Austria?",
+            "What is the capital of Australia?",
+        ),
+        (
+            "Translate 'good morning' into French.",
+            "Translate 'good morning' into German.",
+        ),
+        (
+            "How do I reverse a string in Python?",
+            "How do I reverse a string in JavaScript?",
+        ),
+        // another species
+        ("How long do cats live?", "How long do dogs live?"),
+        // negation
+        (
+            "Which foods are healthy for dogs?",
+            "Which foods are not healthy for dogs?",
+        ),
+    ];
+    for (n, (cached, asked)) in near_misses.iter().enumerate() {
+        let label = pair(&gw, n, cached, asked, &[]).await;
+        assert_eq!(
+            label, "miss",
+            "{asked:?} was answered with the answer to {cached:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn asking_for_more_precision_gives_fewer_hits() {
+    let mock = mock().await;
+    let mut config = config_for(&mock);
+    with_l2(&mut config);
+    config.semantic.min_precision = 0.8;
+    let gw = start(config).await;
+    let strict = [("x-gateway-semantic-min-precision", "0.999")];
+    let (mut lax_hits, mut strict_hits) = (0, 0);
+    for (n, (cached, asked)) in PARAPHRASES.iter().enumerate() {
+        if pair(&gw, 2 * n, cached, asked, &[]).await == "hit-l2" {
+            lax_hits += 1;
+        }
+        if pair(&gw, 2 * n + 1, cached, asked, &strict).await == "hit-l2" {
+            strict_hits += 1;
+        }
+    }
+    assert!(
+        lax_hits > strict_hits,
+        "{lax_hits} lax vs {strict_hits} strict"
+    );
+    // A request cannot go below the configured floor: 0.5 is 0.8 here.
+    let floor = [("x-gateway-semantic-min-precision", "0.5")];
+    let (cached, asked) = (
+        "Did the Romans conquer the Greeks?",
+        "Did the Greeks conquer the Romans?",
+    );
+    assert_eq!(pair(&gw, 50, cached, asked, &floor).await, "miss");
+}
+
+#[tokio::test]
+async fn a_broken_verifier_stops_the_start_with_a_clear_error_and_rules_still_run() {
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("adapter.safetensors"), b"not an adapter").unwrap();
+    std::fs::write(
+        dir.path().join("verifier.json"),
+        include_bytes!("../../assets/verifier/verifier.json"),
+    )
+    .unwrap();
+    let mut config = config_for(&mock);
+    with_l2(&mut config);
+    config.semantic.verifier_dir = Some(dir.path().to_path_buf());
+    let gw = start(config.clone()).await;
+    let stopped = tokio::time::timeout(Duration::from_secs(30), gw.handle)
+        .await
+        .expect("the gateway stops at once")
+        .unwrap();
+    match stopped {
+        Err(e @ RunError::Verifier(_)) => {
+            let message = e.to_string();
+            assert!(message.contains("SHA-256"), "{message}");
+            assert!(message.contains("semantic.verifier"), "{message}");
+        }
+        other => panic!("expected a verifier error, got {other:?}"),
+    }
+    std::fs::remove_file(dir.path().join("adapter.safetensors")).unwrap();
+    let gw = start(config.clone()).await;
+    let stopped = tokio::time::timeout(Duration::from_secs(30), gw.handle).await;
+    assert!(matches!(stopped, Ok(Ok(Err(RunError::Verifier(_))))));
+    config.semantic.verifier = VerifierMode::Rules;
+    let gw = start(config).await;
+    let (cached, asked) = ("How do I reset my password?", "how can I reset my password");
+    assert_eq!(pair(&gw, 0, cached, asked, &[]).await, "hit-l2");
+}
+
+#[tokio::test]
+async fn sampled_hits_are_audited_upstream_in_the_background() {
+    let mock = mock().await;
+    let mut config = config_for(&mock);
+    with_l2(&mut config);
+    config.semantic.audit_sample = 1.0;
+    let gw = start(config).await;
+    let (cached, asked) = ("How do I reset my password?", "how can I reset my password");
+    assert_eq!(pair(&gw, 0, cached, asked, &[]).await, "hit-l2");
+    // The client was answered from the cache; the audit asks upstream after.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let audited = loop {
+        let metrics = gw.metrics().await;
+        if let Some(line) = metrics
+            .lines()
+            .find(|l| l.starts_with("gateway_l2_audit_total{"))
+        {
+            break line.to_string();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no audit: {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(mock.requests(), 2, "the miss and the audit");
+    // The mock answers every prompt with text of its own: the audit compares
+    // the fresh answer with the cached one and says which it was.
+    assert!(
+        audited.contains("result=\"agree\"") || audited.contains("result=\"differ\""),
+        "{audited}"
+    );
+    let last: Value = mock.bodies().last().cloned().unwrap();
+    assert_eq!(last["messages"][1]["content"], asked);
+    assert!(gw.metrics().await.contains("gateway_l2_audit_tokens_total"));
+}

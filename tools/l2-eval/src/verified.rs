@@ -1,0 +1,204 @@
+//! The pair verifier's side of the evaluation: every pair above the
+//! prefilter cosine scored by the real verifier (base model + shipped adapter,
+//! the gateway's own code), then precision and recall for each way of
+//! deciding — cosine alone, rules, the verifier, the verifier with vetoes —
+//! overall, at each calibrated operating point, and per kind of pair.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use g_aigateway::config::Guard;
+use g_aigateway::semantic::Guards;
+use g_aigateway::verifier::PairModel;
+
+use crate::Pair;
+
+/// The verifier's score of each pair (`None` below the prefilter: never read).
+pub fn score(model: &PairModel, pairs: &[Pair], cos: &[f32], prefilter: f32) -> Vec<Option<f32>> {
+    let started = Instant::now();
+    let todo: Vec<usize> = (0..pairs.len()).filter(|&i| cos[i] >= prefilter).collect();
+    let mut out = vec![None; pairs.len()];
+    // Similar lengths together: less padding per batch.
+    let mut order = todo.clone();
+    order.sort_by_key(|&i| pairs[i].a.len() + pairs[i].b.len());
+    for (n, chunk) in order.chunks(32).enumerate() {
+        let batch: Vec<(String, String)> = chunk
+            .iter()
+            .map(|&i| (pairs[i].a.clone(), pairs[i].b.clone()))
+            .collect();
+        match model.score(&batch) {
+            Ok(scores) => {
+                for (&i, s) in chunk.iter().zip(scores) {
+                    out[i] = Some(s);
+                }
+            }
+            Err(e) => eprintln!("batch failed: {e}"),
+        }
+        if n % 50 == 0 {
+            eprintln!(
+                "verified {}/{} ({:.0} pairs/s)",
+                (n + 1) * 32,
+                todo.len(),
+                ((n + 1) * 32) as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    out
+}
+
+/// Every pair's kind, label, cosine and score, as JSON lines.
+pub fn dump(
+    path: &std::path::Path,
+    pairs: &[Pair],
+    cos: &[f32],
+    scores: &[Option<f32>],
+) -> std::io::Result<()> {
+    let mut out = String::new();
+    for (i, p) in pairs.iter().enumerate() {
+        let line = serde_json::json!({"kind": p.kind, "label": u8::from(p.label), "cos": cos[i], "score": scores[i]});
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    std::fs::write(path, out)
+}
+
+/// One way of deciding: a name and a predicate over a pair's index.
+type Mode<'a> = (String, Box<dyn Fn(usize) -> bool + 'a>);
+
+#[derive(Default, Clone, Copy)]
+struct Count {
+    pos: usize,
+    neg: usize,
+    tp: usize,
+    fp: usize,
+}
+
+impl Count {
+    fn row(&self) -> String {
+        let precision = if self.tp + self.fp == 0 {
+            1.0
+        } else {
+            self.tp as f64 / (self.tp + self.fp) as f64
+        };
+        let recall = self.tp as f64 / self.pos.max(1) as f64;
+        let fpr = self.fp as f64 / self.neg.max(1) as f64;
+        format!(
+            "{} | {} | {precision:.3} | {recall:.3} | {fpr:.3}",
+            self.pos, self.neg
+        )
+    }
+}
+
+fn count(
+    pairs: &[Pair],
+    idx: impl Iterator<Item = usize>,
+    decide: &dyn Fn(usize) -> bool,
+) -> Count {
+    let mut c = Count::default();
+    for i in idx {
+        let label = pairs[i].label;
+        let hit = decide(i);
+        c.pos += usize::from(label);
+        c.neg += usize::from(!label);
+        c.tp += usize::from(hit && label);
+        c.fp += usize::from(hit && !label);
+    }
+    c
+}
+
+/// Prints the pairwise tables.
+pub fn tables(
+    model: &PairModel,
+    pairs: &[Pair],
+    cos: &[f32],
+    scores: &[Option<f32>],
+    threshold: f32,
+) {
+    let manifest = &model.manifest;
+    let cutoff = manifest.cutoff(0.95);
+    let checks = |guards: Guards| -> Vec<bool> {
+        pairs
+            .iter()
+            .map(|p| guards.check(&p.b, &p.a).is_ok())
+            .collect()
+    };
+    let all = checks(Guards::default());
+    let vetoes: Vec<(&str, Vec<bool>)> = [
+        ("numbers", Guard::Numbers),
+        ("negation", Guard::Negation),
+        ("direction", Guard::Direction),
+        ("names", Guard::Names),
+    ]
+    .into_iter()
+    .map(|(name, g)| (name, checks(Guards::only(&[g]))))
+    .collect();
+    let verified = |i: usize, cut: f32| scores[i].is_some_and(|s| s >= cut);
+    let mut modes: Vec<Mode<'_>> = vec![
+        (
+            format!("cosine >= {threshold}"),
+            Box::new(|i| cos[i] >= threshold),
+        ),
+        (
+            format!("rules (cosine >= {threshold} + all guards)"),
+            Box::new(|i| cos[i] >= threshold && all[i]),
+        ),
+        (
+            "verifier (min_precision 0.95)".into(),
+            Box::new(move |i| verified(i, cutoff)),
+        ),
+    ];
+    for (name, pass) in &vetoes {
+        modes.push((
+            format!("verifier + {name} veto"),
+            Box::new(move |i| verified(i, cutoff) && pass[i]),
+        ));
+    }
+    modes.push((
+        "verifier + all guards".into(),
+        Box::new(|i| verified(i, cutoff) && all[i]),
+    ));
+
+    println!(
+        "\n### Each pair alone: decision modes (prefilter cosine {})\n",
+        manifest.prefilter
+    );
+    println!("| mode | positives | negatives | precision | recall | false-positive rate |");
+    println!("|---|---|---|---|---|---|");
+    for (name, decide) in &modes {
+        println!(
+            "| {name} | {} |",
+            count(pairs, 0..pairs.len(), decide.as_ref()).row()
+        );
+    }
+
+    println!("\n### The verifier at each calibrated operating point\n");
+    println!(
+        "| min_precision | cut-off | positives | negatives | precision | recall | false-positive rate |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for point in &manifest.calibration {
+        let decide = |i: usize| verified(i, point.cutoff);
+        let row = count(pairs, 0..pairs.len(), &decide).row();
+        println!("| {} | {:.4} | {row} |", point.min_precision, point.cutoff);
+    }
+
+    let mut kinds: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, p) in pairs.iter().enumerate() {
+        kinds.entry(p.kind.as_str()).or_default().push(i);
+    }
+    if kinds.len() > 1 {
+        let pick = [0usize, 1, 2, modes.len() - 1];
+        println!("\n### By kind of pair\n");
+        let names: Vec<&str> = pick.iter().map(|&m| modes[m].0.as_str()).collect();
+        println!(
+            "| kind | mode | positives | negatives | precision | recall | false-positive rate |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+        for (kind, idx) in &kinds {
+            for (&m, name) in pick.iter().zip(&names) {
+                let row = count(pairs, idx.iter().copied(), modes[m].1.as_ref()).row();
+                println!("| {kind} | {name} | {row} |");
+            }
+        }
+    }
+}

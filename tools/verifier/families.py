@@ -1,0 +1,547 @@
+"""Prompt families for the pair verifier's generated examples.
+
+A family is a set of paraphrase templates over named slots. Two templates of one
+family filled with the same values ask the same thing (a positive); changing one
+slot's value, or flipping a qualifier, asks something else (a hard negative).
+Slots marked symmetric may be swapped without changing the meaning ("the
+difference between A and B"); swapping the slots of an ordered family changes it
+("Did A conquer B?").
+
+Families are split between training and validation by name, and slot values by
+value, so the validation figures measure prompts and words the model never saw.
+"""
+
+COUNTRIES = """Australia Canada France Germany Japan Brazil India Mexico Italy Spain Egypt Kenya
+Nigeria Argentina Chile Peru Norway Sweden Finland Poland Greece Turkey Iran Iraq Vietnam Thailand
+Indonesia Malaysia Portugal Ireland Scotland Switzerland Austria Belgium Netherlands Denmark Russia
+China Pakistan Bangladesh Morocco Ghana Ethiopia Colombia Venezuela Cuba Iceland Hungary Romania
+Ukraine Israel Jordan Nepal Mongolia Singapore Philippines Korea Croatia Serbia Bolivia""".split()
+
+CITIES = """Paris London Tokyo Berlin Madrid Rome Chicago Boston Seattle Toronto Sydney Melbourne
+Dublin Lisbon Prague Vienna Budapest Warsaw Oslo Stockholm Helsinki Copenhagen Amsterdam Brussels
+Athens Istanbul Cairo Nairobi Mumbai Delhi Bangalore Shanghai Beijing Seoul Bangkok Singapore Dubai
+Denver Austin Miami Atlanta Houston Dallas Vancouver Montreal Lima Bogota Santiago Milan Munich
+Barcelona Edinburgh Manchester Kyoto Osaka Hanoi Manila Jakarta""".split()
+
+LANGUAGES = """French Spanish German Italian Portuguese Japanese Chinese Korean Russian Arabic Hindi
+Dutch Swedish Polish Turkish Greek Hebrew Vietnamese Thai Indonesian Swahili Norwegian Danish
+Finnish Czech Hungarian Romanian Ukrainian Persian Bengali""".split()
+
+PROG_LANGS = """Python JavaScript TypeScript Java C# C++ Go Rust Ruby PHP Swift Kotlin Scala Haskell
+Perl R Julia Elixir Dart Lua Bash SQL MATLAB Clojure OCaml Zig Fortran Erlang F#""".split()
+
+ANIMALS = """dogs cats horses rabbits hamsters parrots goldfish turtles snakes ferrets guinea pigs
+cows pigs goats sheep chickens ducks elephants lions tigers wolves bears dolphins whales sharks
+penguins owls eagles frogs bees""".split()
+ANIMALS = [a for a in ANIMALS if a not in ("guinea",)]
+
+DISHES = """chocolate chip cookies banana bread lasagna pancakes waffles sourdough bread apple pie
+brownies cheesecake guacamole hummus pad thai fried rice chicken curry beef stew tomato soup
+french toast carrot cake lemon bars meatballs risotto paella tacos falafel granola pizza dough
+mac and cheese potato salad""".split("  ")
+DISHES = [
+    "chocolate chip cookies", "banana bread", "lasagna", "pancakes", "waffles", "sourdough bread",
+    "apple pie", "brownies", "cheesecake", "guacamole", "hummus", "pad thai", "fried rice",
+    "chicken curry", "beef stew", "tomato soup", "french toast", "carrot cake", "lemon bars",
+    "meatballs", "risotto", "paella", "tacos", "falafel", "granola", "pizza dough",
+    "mac and cheese", "potato salad", "chili", "pumpkin pie", "scones", "muffins", "tiramisu",
+]
+
+CONCEPTS = [
+    "quantum entanglement", "machine learning", "blockchain", "inflation", "photosynthesis",
+    "the theory of relativity", "compound interest", "recursion", "black holes", "natural selection",
+    "supply and demand", "the stock market", "neural networks", "climate change", "DNA replication",
+    "the French Revolution", "object-oriented programming", "public key cryptography", "entropy",
+    "the Pythagorean theorem", "plate tectonics", "the immune system", "cloud computing",
+    "garbage collection", "a hash table", "dynamic programming", "the greenhouse effect",
+    "string theory", "cognitive dissonance", "opportunity cost", "gene editing", "the big bang",
+    "a mortgage", "an index fund", "the placebo effect", "herd immunity", "dark matter",
+    "a REST API", "containerization", "the Monty Hall problem", "impostor syndrome",
+]
+
+CODE_TASKS = [
+    ("reverse a string", "reverse a list"), ("sort a list of numbers", "shuffle a list of numbers"),
+    ("read a CSV file", "write a CSV file"), ("check if a number is prime", "check if a number is even"),
+    ("remove duplicates from a list", "count duplicates in a list"),
+    ("convert a string to uppercase", "convert a string to lowercase"),
+    ("parse a JSON string", "serialize an object to JSON"), ("find the maximum in an array", "find the minimum in an array"),
+    ("merge two dictionaries", "compare two dictionaries"), ("connect to a PostgreSQL database", "connect to a MySQL database"),
+    ("send an HTTP GET request", "send an HTTP POST request"), ("read a file line by line", "append a line to a file"),
+    ("generate a random number", "generate a random password"), ("compute the factorial of a number", "compute the Fibonacci sequence"),
+    ("split a string by commas", "join a list of strings with commas"), ("get the current date", "get the current time zone"),
+    ("flatten a nested list", "deep copy a nested list"), ("validate an email address", "validate a phone number"),
+    ("count the words in a string", "count the vowels in a string"), ("create a new thread", "kill a running thread"),
+    ("encrypt a file", "decrypt a file"), ("compress a folder into a zip file", "extract a zip file"),
+    ("convert Celsius to Fahrenheit", "convert Fahrenheit to Celsius"), ("round a float to two decimals", "truncate a float to an integer"),
+]
+
+TOPICS = [
+    "climate change", "social media", "artificial intelligence", "remote work", "renewable energy",
+    "space exploration", "online privacy", "the gig economy", "electric cars", "video games",
+    "homeschooling", "fast fashion", "universal basic income", "nuclear power", "veganism",
+    "cryptocurrency", "urban gardening", "mental health at work", "standardized testing", "tourism",
+]
+
+PRODUCTS = [
+    "Netflix", "Spotify", "Amazon Prime", "my gym membership", "Adobe Creative Cloud", "Microsoft 365",
+    "Dropbox", "Disney Plus", "YouTube Premium", "my Audible membership", "Hulu", "LinkedIn Premium",
+    "iCloud storage", "ChatGPT Plus", "Duolingo Plus", "Apple Music", "HBO Max", "Slack",
+]
+
+APPS = [
+    "Zoom", "Slack", "Chrome", "Firefox", "Docker", "Visual Studio Code", "Node.js", "Python",
+    "Steam", "Spotify", "Skype", "Microsoft Teams", "Git", "Homebrew", "PostgreSQL", "Redis",
+    "Java", "npm", "Android Studio", "Xcode", "VLC", "Discord", "WhatsApp", "Telegram",
+]
+
+OSES = ["Windows 11", "Windows 10", "macOS", "Ubuntu", "Linux Mint", "Fedora", "Debian", "an iPhone", "an Android phone", "a Chromebook"]
+
+PEOPLE = [
+    "Albert Einstein", "Marie Curie", "Isaac Newton", "Nikola Tesla", "Ada Lovelace", "Alan Turing",
+    "Charles Darwin", "Leonardo da Vinci", "Napoleon", "Cleopatra", "Abraham Lincoln", "Winston Churchill",
+    "Mahatma Gandhi", "Nelson Mandela", "Steve Jobs", "Bill Gates", "Elon Musk", "Mozart", "Beethoven",
+    "Shakespeare", "Picasso", "Galileo", "Aristotle", "Plato", "Queen Victoria", "Julius Caesar",
+    "Frida Kahlo", "Martin Luther King Jr.", "George Washington", "Confucius",
+]
+
+EMPIRES = [
+    "the Romans", "the Greeks", "the Persians", "the Mongols", "the Ottomans", "the British", "the French",
+    "the Spanish", "the Aztecs", "the Incas", "the Vikings", "the Egyptians", "the Carthaginians",
+    "the Huns", "the Byzantines", "the Macedonians", "the Japanese", "the Chinese", "the Prussians",
+    "the Austrians", "the Russians", "the Dutch", "the Portuguese", "the Normans", "the Saxons",
+]
+
+SPORTS_TEAMS = [
+    "the Lakers", "the Celtics", "the Yankees", "the Red Sox", "Real Madrid", "Barcelona",
+    "Manchester United", "Liverpool", "the Patriots", "the Packers", "Bayern Munich", "Juventus",
+    "the Warriors", "the Bulls", "Chelsea", "Arsenal", "the Cowboys", "the Giants", "PSG", "Ajax",
+]
+
+UNITS = [
+    ("miles", "kilometers"), ("pounds", "kilograms"), ("inches", "centimeters"), ("feet", "meters"),
+    ("ounces", "grams"), ("gallons", "liters"), ("cups", "milliliters"), ("yards", "meters"),
+    ("Celsius", "Fahrenheit"), ("hours", "minutes"), ("days", "weeks"), ("acres", "hectares"),
+    ("tablespoons", "teaspoons"), ("megabytes", "gigabytes"), ("knots", "miles per hour"),
+]
+
+DRUGS = [
+    "ibuprofen", "acetaminophen", "aspirin", "metformin", "amoxicillin", "melatonin", "caffeine",
+    "vitamin D", "omega-3 supplements", "creatine", "magnesium", "antihistamines", "statins",
+    "green tea", "intermittent fasting", "cold showers", "yoga", "running", "meditation", "coffee",
+]
+
+PAIR_QUALIFIERS = [
+    ("benefits", "side effects"), ("advantages", "disadvantages"), ("pros", "cons"),
+    ("risks", "benefits"), ("causes", "symptoms"), ("symptoms", "treatments"),
+]
+
+STYLE_QUALIFIERS = [
+    ("formal", "casual"), ("short", "long"), ("funny", "serious"), ("polite", "angry"),
+    ("simple", "detailed"), ("positive", "negative"), ("persuasive", "neutral"),
+]
+
+AUDIENCES = [
+    ("a five-year-old", "a PhD student"), ("a beginner", "an expert"), ("a child", "a physicist"),
+    ("my grandmother", "a software engineer"), ("high school students", "university professors"),
+]
+
+OPPOSITE_VERBS = [
+    ("install", "uninstall"), ("enable", "disable"), ("start", "stop"), ("upgrade", "downgrade"),
+    ("update", "roll back"), ("turn on", "turn off"), ("open", "close"), ("show", "hide"),
+    ("mount", "unmount"), ("lock", "unlock"),
+]
+
+SUB_VERBS = [
+    ("cancel", "renew"), ("cancel", "pause"), ("upgrade", "downgrade"), ("start", "cancel"),
+    ("share", "transfer"), ("pay for", "get a refund for"),
+]
+
+EGG_STYLES = [("hard", "soft"), ("runny", "firm"), ("jammy", "fully cooked")]
+
+GOALS = [("lose weight", "gain weight"), ("build muscle", "lose muscle"), ("fall asleep", "wake up"),
+         ("save money", "invest money"), ("learn to swim", "learn to dive"), ("quit smoking", "start jogging"),
+         ("lower my blood pressure", "raise my blood pressure"), ("improve my credit score", "check my credit score"),
+         ("speed up my computer", "cool down my computer"), ("get rid of acne", "get rid of dandruff")]
+
+NUMBERS = [2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 25, 30, 50, 100, 150, 200, 250, 300, 500, 1000]
+YEARS = list(range(1900, 2026, 7))
+
+
+def fam(name, slots, templates, negatives=(), symmetric=False, ordered=None):
+    """One family. `slots`: slot -> list of values (or of (x, y) pairs for a
+    qualifier whose other value is a hard negative). `negatives`: templates of
+    the same slots that ask something else (different intent)."""
+    return {
+        "name": name,
+        "slots": slots,
+        "templates": templates,
+        "negatives": list(negatives),
+        "symmetric": symmetric,
+        "ordered": ordered,
+    }
+
+
+FAMILIES = [
+    fam("capital", {"c": COUNTRIES}, [
+        "What is the capital of {c}?", "What's the capital city of {c}?", "Which city is the capital of {c}?",
+        "Tell me the capital of {c}.", "what is {c}'s capital", "Name the capital of {c}.",
+        "Can you tell me what the capital of {c} is?", "capital of {c}?",
+    ], negatives=["What is the largest city in {c}?", "What is the population of {c}?", "What currency does {c} use?"]),
+    fam("recipe", {"d": DISHES}, [
+        "Give me a recipe for {d}.", "Can you give me a {d} recipe?", "How do I make {d}?",
+        "What's a good recipe for {d}?", "I want to make {d}. What's the recipe?", "recipe for {d} please",
+        "How can I make {d} at home?", "Share a simple recipe for {d}.",
+    ], negatives=["How many calories are in {d}?", "How long does {d} keep in the fridge?", "Can I freeze {d}?",
+                  "What wine goes well with {d}?"]),
+    fam("vegan_recipe", {"d": DISHES}, [
+        "Give me a vegan recipe for {d}.", "How do I make vegan {d}?", "What's a good vegan {d} recipe?",
+        "Can you share a recipe for {d} without any animal products?",
+    ], negatives=["Give me a recipe for {d}.", "Give me a gluten-free recipe for {d}.", "Give me a keto recipe for {d}."]),
+    fam("code", {"lang": PROG_LANGS, "task": CODE_TASKS}, [
+        "Write a {lang} function to {task}.", "How do I {task} in {lang}?", "Show me {lang} code to {task}.",
+        "In {lang}, how can I {task}?", "{lang}: {task}", "What's the {lang} code to {task}?",
+        "Can you write {lang} code that will {task}?", "How would you {task} using {lang}?",
+    ]),
+    fam("translate", {"p": ["good morning", "thank you very much", "where is the train station", "I love you",
+                            "how much does this cost", "happy birthday", "nice to meet you", "excuse me",
+                            "I am hungry", "see you tomorrow", "what time is it", "I don't understand",
+                            "the bill, please", "good night", "welcome", "congratulations"],
+                      "lang": LANGUAGES}, [
+        "Translate '{p}' into {lang}.", "How do you say '{p}' in {lang}?", "What is '{p}' in {lang}?",
+        "How would I say '{p}' in {lang}?", "'{p}' in {lang}?", "Can you translate \"{p}\" to {lang}?",
+    ]),
+    fam("convert", {"n": NUMBERS, "u": UNITS}, [
+        "Convert {n} {u0} to {u1}.", "How many {u1} are in {n} {u0}?", "What is {n} {u0} in {u1}?",
+        "{n} {u0} to {u1}", "How much is {n} {u0} in {u1}?", "Please convert {n} {u0} into {u1}.",
+    ], ordered=("u0", "u1")),
+    fam("explain", {"x": CONCEPTS}, [
+        "Explain {x} in simple terms.", "What is {x}?", "Can you explain {x} to me?", "Help me understand {x}.",
+        "What does {x} mean?", "Give me an explanation of {x}.", "I don't get {x}. Can you explain it?",
+        "explain {x}",
+    ], negatives=["What is the history of {x}?", "Who discovered {x}?", "What are the criticisms of {x}?"]),
+    fam("explain_to", {"x": CONCEPTS, "aud": AUDIENCES}, [
+        "Explain {x} to {aud}.", "How would you explain {x} to {aud}?", "Describe {x} so that {aud} can understand it.",
+        "Can you explain {x} in a way {aud} would understand?",
+    ]),
+    fam("difference", {"a": PROG_LANGS, "b": PROG_LANGS}, [
+        "What is the difference between {a} and {b}?", "How does {a} differ from {b}?", "{a} vs {b}: what are the differences?",
+        "What are the main differences between {a} and {b}?", "Compare {a} and {b}.", "{a} or {b}, how are they different?",
+    ], symmetric=True),
+    fam("difference_concepts", {"a": CONCEPTS, "b": CONCEPTS}, [
+        "What is the difference between {a} and {b}?", "How is {a} different from {b}?",
+        "Compare {a} with {b}.", "{a} versus {b}: what's the difference?",
+    ], symmetric=True),
+    fam("conquer", {"a": EMPIRES, "b": EMPIRES}, [
+        "Did {a} conquer {b}?", "Were {b} conquered by {a}?", "Is it true that {a} conquered {b}?",
+        "Did {a} ever defeat and conquer {b}?",
+    ], ordered=("a", "b")),
+    fam("beat", {"a": SPORTS_TEAMS, "b": SPORTS_TEAMS}, [
+        "When did {a} last beat {b}?", "What was the last time {a} won against {b}?",
+        "When was {a}'s most recent win over {b}?",
+    ], ordered=("a", "b")),
+    fam("influence", {"a": PEOPLE, "b": PEOPLE}, [
+        "How did {a} influence {b}?", "What influence did {a} have on {b}?", "In what ways was {b} influenced by {a}?",
+    ], ordered=("a", "b")),
+    fam("flight", {"a": CITIES, "b": CITIES}, [
+        "How long is the flight from {a} to {b}?", "What's the flight time from {a} to {b}?",
+        "How many hours does it take to fly from {a} to {b}?", "flight duration {a} to {b}",
+    ], ordered=("a", "b")),
+    fam("timezone", {"a": CITIES, "b": CITIES}, [
+        "What is the time difference between {a} and {b}?", "How many hours ahead or behind is {a} compared to {b}?",
+        "Time difference {a} and {b}?",
+    ], symmetric=True),
+    fam("visit", {"c": COUNTRIES}, [
+        "What is the best time of year to visit {c}?", "When should I visit {c}?", "What's the best season to travel to {c}?",
+        "When is the ideal time to go to {c}?", "best month to visit {c}?",
+    ], negatives=["Do I need a visa to visit {c}?", "Is it safe to visit {c}?", "What should I pack for a trip to {c}?"]),
+    fam("visa", {"c": COUNTRIES, "from": COUNTRIES}, [
+        "Do I need a visa to travel to {c} with a {from} passport?", "Does a citizen of {from} need a visa for {c}?",
+        "Visa requirements for {from} citizens visiting {c}?",
+    ], ordered=("c", "from")),
+    fam("lifespan", {"a": ANIMALS}, [
+        "How long do {a} live?", "What is the average lifespan of {a}?", "What's the life expectancy of {a}?",
+        "How many years do {a} usually live?", "average age {a} live to",
+    ], negatives=["What do {a} eat?", "How big do {a} get?", "How long are {a} pregnant?"]),
+    fam("diet", {"a": ANIMALS}, [
+        "What do {a} eat?", "What is the diet of {a}?", "What food should I give {a}?", "What should {a} be fed?",
+    ], negatives=["How long do {a} live?", "What can {a} not eat?", "How often should I feed {a}?"]),
+    fam("egg", {"s": EGG_STYLES}, [
+        "How long should I boil an egg for a {s} yolk?", "How many minutes to boil an egg with a {s} yolk?",
+        "Boiling time for an egg with a {s} yolk?", "How long do I boil eggs to get {s} yolks?",
+    ]),
+    fam("pros_cons", {"x": DRUGS, "q": PAIR_QUALIFIERS}, [
+        "What are the {q} of {x}?", "Tell me about the {q} of {x}.", "List the {q} of {x}.",
+        "What {q} does {x} have?",
+    ]),
+    fam("email", {"s": STYLE_QUALIFIERS, "r": ["my boss", "a client", "my landlord", "a professor", "my team", "a recruiter"],
+                  "p": ["asking for a day off", "declining a meeting", "asking for a raise", "apologizing for a delay",
+                        "following up on an invoice", "requesting an extension", "announcing my resignation",
+                        "thanking them for their help"]}, [
+        "Write a {s} email to {r} {p}.", "Draft a {s} email to {r} {p}.", "Can you write me a {s} email to {r} {p}?",
+        "Help me write a {s} email to {r} {p}.", "Compose a {s} message to {r} {p}.",
+    ]),
+    fam("essay", {"n": [100, 150, 200, 250, 300, 400, 500, 750, 1000], "t": TOPICS}, [
+        "Write a {n}-word essay about {t}.", "Write an essay of {n} words on {t}.", "Can you write a {n} word essay on {t}?",
+        "I need a {n}-word essay about {t}.", "Compose an essay about {t}, about {n} words long.",
+    ]),
+    fam("summary_points", {"n": [3, 4, 5, 6, 7, 10], "t": TOPICS}, [
+        "Summarize the debate about {t} in {n} bullet points.", "Give me {n} bullet points summarizing the debate on {t}.",
+        "In {n} bullet points, summarize the arguments around {t}.",
+    ]),
+    fam("poem", {"t": TOPICS + ["the ocean", "autumn", "my cat", "friendship", "the moon", "coffee"],
+                 "f": ["haiku", "limerick", "sonnet", "free verse poem", "rhyming poem"]}, [
+        "Write a {f} about {t}.", "Can you write me a {f} about {t}?", "Compose a {f} on {t}.",
+        "I'd like a {f} about {t}.",
+    ]),
+    fam("software_verb", {"v": OPPOSITE_VERBS, "app": APPS, "os": OSES}, [
+        "How do I {v} {app} on {os}?", "How can I {v} {app} on {os}?", "What are the steps to {v} {app} on {os}?",
+        "{v} {app} on {os}", "What's the easiest way to {v} {app} on {os}?",
+    ]),
+    fam("subscription", {"v": SUB_VERBS, "p": PRODUCTS}, [
+        "How do I {v} my {p} subscription?", "How can I {v} {p}?", "What are the steps to {v} my {p} subscription?",
+        "I want to {v} my {p} subscription. How?",
+    ]),
+    fam("password", {"svc": PRODUCTS + APPS, "act": [("reset", "change"), ("recover", "reset"), ("change", "remove")]}, [
+        "How do I {act} my {svc} password?", "How can I {act} the password for {svc}?", "{act} {svc} password",
+        "What are the steps to {act} my password on {svc}?",
+    ]),
+    fam("goal", {"g": GOALS}, [
+        "What's the best way to {g}?", "How can I {g}?", "Give me tips to {g}.", "What should I do to {g}?",
+        "Any advice on how to {g}?",
+    ]),
+    fam("history_year", {"y": YEARS, "c": COUNTRIES}, [
+        "What happened in {c} in {y}?", "What were the major events in {c} in {y}?", "Tell me about {c} in {y}.",
+    ]),
+    fam("born", {"p": PEOPLE}, [
+        "When was {p} born?", "What year was {p} born?", "What is {p}'s date of birth?", "{p} birth year?",
+    ], negatives=["When did {p} die?", "Where was {p} born?", "What is {p} famous for?"]),
+    fam("famous", {"p": PEOPLE}, [
+        "What is {p} famous for?", "Why is {p} famous?", "What is {p} known for?", "What made {p} famous?",
+    ], negatives=["When was {p} born?", "Who was {p} married to?", "How did {p} die?"]),
+    fam("percent", {"p": [5, 10, 12, 15, 18, 20, 25, 30, 40, 75], "n": [40, 60, 80, 120, 150, 200, 250, 300, 480, 1200]}, [
+        "What is {p}% of {n}?", "Calculate {p} percent of {n}.", "How much is {p}% of {n}?", "{p}% of {n} = ?",
+    ]),
+    fam("weather_clothes", {"c": CITIES, "m": ["January", "March", "April", "July", "August", "October", "December"]}, [
+        "What should I wear in {c} in {m}?", "What clothes should I pack for {c} in {m}?", "How should I dress for {c} in {m}?",
+    ]),
+    fam("learn", {"x": LANGUAGES + PROG_LANGS}, [
+        "What's the best way to learn {x}?", "How should I start learning {x}?", "How can I learn {x} quickly?",
+        "Any tips for learning {x}?", "How do I get started with {x}?",
+    ], negatives=["Is {x} hard to learn?", "How long does it take to learn {x}?", "Why should I learn {x}?"]),
+    fam("hardlearn", {"x": LANGUAGES + PROG_LANGS}, [
+        "Is {x} hard to learn?", "How difficult is it to learn {x}?", "Is learning {x} difficult?",
+        "How hard is {x} for a beginner?",
+    ], negatives=["Is {x} easy to learn?", "How long does it take to learn {x}?"]),
+    fam("error", {"app": APPS, "code": [400, 401, 403, 404, 409, 429, 500, 502, 503, 504]}, [
+        "Why am I getting a {code} error from {app}?", "What does a {code} error in {app} mean?",
+        "How do I fix error {code} in {app}?", "{app} keeps returning {code}. Why?",
+    ]),
+    fam("speed", {"a": ["a cheetah", "a horse", "a greyhound", "an ostrich", "a lion", "a rabbit", "a kangaroo",
+                        "a hummingbird", "a falcon", "a sailfish", "an elephant", "a human"]}, [
+        "How fast can {a} run?", "What is the top speed of {a}?", "How fast is {a}?", "What's the maximum speed of {a}?",
+    ]),
+    fam("compare_more", {"a": CITIES, "b": CITIES, "q": [("more expensive", "cheaper"), ("bigger", "smaller"),
+                                                         ("colder", "warmer"), ("safer", "more dangerous")]}, [
+        "Is {a} {q} than {b}?", "Is it true that {a} is {q} than {b}?", "Would you say {a} is {q} than {b}?",
+    ], ordered=("a", "b")),
+    fam("meaning_word", {"w": ["serendipity", "ephemeral", "ubiquitous", "quixotic", "melancholy", "resilience",
+                               "paradigm", "nostalgia", "hubris", "catharsis", "irony", "empathy", "sonder", "hygge"]}, [
+        "What does {w} mean?", "What is the meaning of the word {w}?", "Define {w}.", "definition of {w}",
+        "Can you tell me what '{w}' means?",
+    ], negatives=["Use {w} in a sentence.", "What is the opposite of {w}?", "What is the origin of the word {w}?",
+                  "How do you pronounce {w}?"]),
+    fam("fix_code", {"lang": PROG_LANGS, "err": ["null pointer exception", "segmentation fault", "stack overflow",
+                                                  "memory leak", "infinite loop", "race condition", "off-by-one error",
+                                                  "deadlock", "timeout", "import error"]}, [
+        "How do I debug a {err} in {lang}?", "How can I fix a {err} in my {lang} code?", "{lang} {err}: how to fix?",
+        "What causes a {err} in {lang} and how do I fix it?",
+    ]),
+    fam("book_summary", {"b": ["1984", "Pride and Prejudice", "The Great Gatsby", "Moby Dick", "Hamlet", "Macbeth",
+                               "War and Peace", "The Hobbit", "Dune", "Frankenstein", "Brave New World",
+                               "To Kill a Mockingbird", "The Odyssey", "Crime and Punishment", "Don Quixote"]}, [
+        "Summarize {b}.", "Give me a summary of {b}.", "What is {b} about?", "Can you summarize the plot of {b}?",
+        "What's the plot of {b}?", "tl;dr of {b}",
+    ], negatives=["Who wrote {b}?", "What are the main themes of {b}?", "Who is the main character in {b}?",
+                  "When was {b} published?"]),
+    fam("rate", {"x": ["Bitcoin", "gold", "the euro", "the dollar", "Tesla stock", "oil", "silver", "Ethereum",
+                       "the yen", "Apple stock"], "dir": [("go up", "go down"), ("rise", "fall"), ("increase", "drop")]}, [
+        "Why did {x} {dir} today?", "What made {x} {dir} today?", "Why is {x} going to {dir} today?",
+    ]),
+    fam("temperature_cook", {"d": ["chicken breast", "salmon", "steak", "pork chops", "a turkey", "potatoes",
+                                   "a whole chicken", "meatloaf", "a ham", "lamb chops"], "t": [325, 350, 375, 400, 425, 450]}, [
+        "How long should I bake {d} at {t} degrees?", "How many minutes do I cook {d} at {t}°F?",
+        "Cooking time for {d} at {t} degrees?", "At {t} degrees, how long does {d} take in the oven?",
+    ]),
+    fam("gift", {"r": ["my mom", "my dad", "my wife", "my husband", "a coworker", "my boss", "a teenager",
+                       "a 5-year-old", "my grandfather", "a new neighbor"], "b": [20, 50, 100, 200, 500]}, [
+        "What's a good gift for {r} under ${b}?", "Suggest a gift for {r} that costs less than ${b}.",
+        "Gift ideas for {r}, budget ${b}?", "What can I buy {r} for under ${b}?",
+    ]),
+    fam("sql", {"op": [("select", "delete"), ("insert", "update"), ("count", "sum")],
+                "t": ["users", "orders", "products", "employees", "invoices", "customers"],
+                "cond": ["created in the last 7 days", "with a null email", "older than 30 days", "from Canada",
+                         "with more than 5 items", "marked inactive"]}, [
+        "Write a SQL query to {op} rows in the {t} table {cond}.", "SQL to {op} {t} {cond}?",
+        "How do I {op} rows from {t} {cond} in SQL?", "Give me a SQL statement that will {op} the {t} rows {cond}.",
+    ]),
+    fam("regex", {"x": ["an email address", "a US phone number", "a URL", "an IPv4 address", "a date in YYYY-MM-DD format",
+                        "a hex color code", "a postal code", "a credit card number", "a time in HH:MM format"]}, [
+        "Write a regex that matches {x}.", "What regular expression matches {x}?", "Give me a regex for {x}.",
+        "regex to validate {x}",
+    ]),
+    fam("nutrition", {"f": ["an avocado", "a banana", "an egg", "a cup of rice", "an apple", "a slice of pizza",
+                            "a tablespoon of olive oil", "a can of coke", "a bagel", "100 grams of chicken"],
+                      "q": [("calories", "grams of protein"), ("carbs", "grams of fat"), ("grams of sugar", "grams of fiber")]}, [
+        "How many {q} are in {f}?", "How many {q} does {f} have?", "{q} in {f}?", "What's the number of {q} in {f}?",
+    ]),
+    fam("drive_dist", {"a": CITIES, "b": CITIES}, [
+        "How far is {a} from {b}?", "What is the distance between {a} and {b}?", "How many miles between {a} and {b}?",
+    ], symmetric=True),
+    fam("who_won", {"e": ["the World Cup", "the Super Bowl", "the NBA Finals", "Wimbledon", "the Tour de France",
+                          "the Oscars for best picture", "the Nobel Peace Prize", "the Champions League", "Eurovision"],
+                    "y": [1998, 2002, 2006, 2010, 2014, 2015, 2018, 2019, 2021, 2022, 2023]}, [
+        "Who won {e} in {y}?", "Which team or person won {e} in {y}?", "{e} {y} winner?", "Who was the winner of {e} in {y}?",
+    ]),
+    fam("stock_sym", {"a": ["buy", "sell", "short", "hold"], "x": ["Apple", "Tesla", "Nvidia", "Amazon", "Google",
+                                                                 "Microsoft", "Netflix", "Meta", "Intel", "AMD"]}, [
+        "Should I {a} {x} stock now?", "Is now a good time to {a} {x} shares?", "Is it smart to {a} {x} stock right now?",
+    ]),
+    fam("cities_things", {"c": CITIES, "k": [("museums", "restaurants"), ("things to do", "places to stay"),
+                                              ("hiking trails", "beaches"), ("coffee shops", "bars")]}, [
+        "What are the best {k} in {c}?", "Recommend some good {k} in {c}.", "Which {k} in {c} are worth it?",
+        "Top {k} in {c}?",
+    ]),
+]
+
+JOBS = ["software engineer", "data analyst", "product manager", "nurse", "teacher", "graphic designer",
+        "marketing manager", "accountant", "sales representative", "project manager", "UX researcher",
+        "mechanical engineer", "barista", "paralegal", "DevOps engineer", "copywriter"]
+COMPANIES = ["Google", "Microsoft", "Amazon", "a startup", "a hospital", "a bank", "Spotify", "a nonprofit",
+             "IKEA", "Airbnb", "a law firm", "Shopify", "a consulting firm", "Toyota"]
+SKILLS = ["Python", "project management", "customer service", "data visualization", "SQL", "public speaking",
+          "Figma", "sales", "machine learning", "budgeting", "copywriting", "Kubernetes"]
+
+FAMILIES += [
+    fam("cover_letter", {"job": JOBS, "co": COMPANIES, "n": [1, 2, 3, 5, 7, 10, 15], "skill": SKILLS}, [
+        "Write a cover letter for a {job} position at {co}, highlighting my {n} years of experience in {skill}.",
+        "Can you draft a cover letter for a {job} job at {co}? I have {n} years of experience with {skill}.",
+        "I'm applying to be a {job} at {co}. Please write my cover letter and mention my {n} years in {skill}.",
+        "Help me write a cover letter for the {job} role at {co} that emphasizes {n} years of {skill} experience.",
+    ]),
+    fam("trip_plan", {"c": CITIES, "n": [2, 3, 4, 5, 7, 10, 14], "who": ["my family with two kids", "my partner",
+                                                                        "a group of friends", "myself", "my parents"]}, [
+        "Plan a {n}-day trip to {c} for {who}.", "Can you make me a {n}-day itinerary for {c}? I'm traveling with {who}.",
+        "I'm going to {c} for {n} days with {who}. What should our itinerary be?",
+        "Create an itinerary for {n} days in {c}, traveling with {who}.",
+    ]),
+    fam("support_order", {"n": [10234, 55821, 99120, 31337, 48213, 77001, 12345, 60606],
+                          "issue": [("hasn't arrived", "arrived damaged"), ("was charged twice", "was never charged"),
+                                    ("is missing an item", "has an extra item"), ("shows as delivered but I don't have it", "is stuck in customs")]}, [
+        "My order #{n} {issue}. What should I do?", "Order {n} {issue} - can you help?",
+        "Hi, order number {n} {issue}. How do I fix this?", "What can I do? My order {n} {issue}.",
+    ]),
+    fam("workout", {"n": [10, 15, 20, 30, 45, 60], "g": [("upper body", "lower body"), ("beginners", "advanced lifters"),
+                                                         ("at home with no equipment", "at the gym"), ("cardio", "strength")]}, [
+        "Give me a {n}-minute workout for {g}.", "Create a {n} minute workout plan for {g}.",
+        "What's a good {n}-minute workout for {g}?", "I have {n} minutes. Suggest a workout for {g}.",
+    ]),
+    fam("rewrite", {"s": STYLE_QUALIFIERS, "x": ["this paragraph", "my resume summary", "this tweet", "my bio",
+                                                 "this product description", "the following sentence", "my LinkedIn headline"]}, [
+        "Rewrite {x} to sound more {s}.", "Make {x} more {s}.", "Can you rewrite {x} so it's more {s}?",
+        "Please edit {x} to be more {s}.",
+    ]),
+    fam("math_solve", {"a": [2, 3, 4, 5, 7, 9, 12], "b": [1, 3, 5, 6, 8, 10, 11, 20], "c": [7, 9, 15, 17, 21, 30, 41]}, [
+        "Solve {a}x + {b} = {c}.", "What is x if {a}x + {b} = {c}?", "Find x: {a}x + {b} = {c}",
+        "How do I solve the equation {a}x + {b} = {c}?",
+    ]),
+    fam("age_question", {"x": ["start walking", "start talking", "get their first tooth", "sleep through the night",
+                               "start crawling", "be potty trained", "start solid foods"]}, [
+        "At what age do babies usually {x}?", "When do most babies {x}?", "What age should a baby {x}?",
+        "How old are babies when they {x}?",
+    ], negatives=["What can I do to help my baby {x}?", "Is it normal if my baby doesn't {x} yet?"]),
+]
+
+# ------------------------------------------------------------ relations
+# Ordered relations: swapping the two sides asks something else ("Did A
+# conquer B?" / "Did B conquer A?"), while the passive voice with the sides
+# kept is the same question. Many verbs and many kinds of things, so the
+# model learns the order itself, not a list of verbs.
+
+RELATION_VERBS = [
+    ("conquer", "conquered"), ("defeat", "defeated"), ("invade", "invaded"), ("attack", "attacked"),
+    ("beat", "beaten"), ("hire", "hired"), ("fire", "fired"), ("sue", "sued"), ("betray", "betrayed"),
+    ("influence", "influenced"), ("inspire", "inspired"), ("teach", "taught"), ("replace", "replaced"),
+    ("acquire", "acquired"), ("buy", "bought"), ("overtake", "overtaken"), ("outsell", "outsold"),
+    ("criticize", "criticized"), ("endorse", "endorsed"), ("copy", "copied"), ("sponsor", "sponsored"),
+    ("annex", "annexed"), ("colonize", "colonized"), ("succeed", "succeeded"), ("mentor", "mentored"),
+]
+
+RELATION_SIDES = [
+    EMPIRES,
+    PEOPLE,
+    ["Apple", "Microsoft", "Google", "Amazon", "Meta", "IBM", "Oracle", "Intel", "Nvidia", "Samsung",
+     "Sony", "Nokia", "Tesla", "Ford", "Toyota", "Netflix", "Disney", "Adobe", "Uber", "Airbnb"],
+    [c for c in COUNTRIES if c not in ("Scotland",)],
+    SPORTS_TEAMS,
+]
+
+RELATION_TEMPLATES = [
+    ("Did {a} {v} {b}?", "Was {b} {p} by {a}?"),
+    ("Why did {a} {v} {b}?", "Why was {b} {p} by {a}?"),
+    ("When did {a} {v} {b}?", "When was {b} {p} by {a}?"),
+    ("How did {a} {v} {b}?", "How was {b} {p} by {a}?"),
+    ("Is it true that {a} {v}s {b}?", "Is it true that {b} is {p} by {a}?"),
+]
+
+# Directions: from/to, into, than — the order is the question.
+DIRECTIONS = [
+    ("How do I migrate from {a} to {b}?", "What's the best way to move from {a} to {b}?", PROG_LANGS + APPS),
+    ("What is the exchange rate from {a} to {b}?", "How much is one {a} in {b}?",
+     ["US dollars", "euros", "British pounds", "Japanese yen", "Swiss francs", "Indian rupees",
+      "Canadian dollars", "Chinese yuan", "Mexican pesos", "Brazilian reais"]),
+    ("Translate this sentence from {a} into {b}.", "Please translate this sentence from {a} to {b}.", LANGUAGES),
+    ("Is {a} bigger than {b}?", "Is {a} larger than {b}?", COUNTRIES + CITIES),
+    ("Is {a} older than {b}?", "Was {a} born before {b}?", PEOPLE),
+    ("How do I switch from {a} to {b}?", "What are the steps to switch from {a} to {b}?", OSES + APPS),
+    ("How long does it take to drive from {a} to {b}?", "What is the driving time from {a} to {b}?", CITIES),
+]
+
+
+def relation_pairs(rng, split, seed, n, values_for, bucket):
+    """Ordered relations and directions: passive-voice and reworded
+    positives, swapped-sides negatives, other-verb negatives."""
+    out = []
+    verbs = values_for(RELATION_VERBS, split, seed)
+    while len(out) < n:
+        if rng.random() < 0.6:
+            sides = values_for(rng.choice(RELATION_SIDES), split, seed)
+            a, b = rng.sample(sides, 2)
+            (v, p) = rng.choice(verbs)
+            active, passive = rng.choice(RELATION_TEMPLATES)
+            base = active.format(a=a, b=b, v=v, p=p)
+            roll = rng.random()
+            if roll < 0.35:
+                other, label, kind = passive.format(a=a, b=b, v=v, p=p), 1, "gen-paraphrase"
+            elif roll < 0.8:
+                other = rng.choice([active, passive]).format(a=b, b=a, v=v, p=p)
+                label, kind = 0, "gen-role-swap"
+            else:
+                (v2, p2) = rng.choice([x for x in verbs if x[0] != v])
+                other, label, kind = active.format(a=a, b=b, v=v2, p=p2), 0, "gen-value"
+        else:
+            first, second, pool = rng.choice(DIRECTIONS)
+            pool = values_for(pool, split, seed)
+            a, b = rng.sample(pool, 2)
+            base = first.format(a=a, b=b)
+            roll = rng.random()
+            if roll < 0.4:
+                other, label, kind = second.format(a=a, b=b), 1, "gen-paraphrase"
+            else:
+                other = rng.choice([first, second]).format(a=b, b=a)
+                label, kind = 0, "gen-direction"
+        base = base[0].upper() + base[1:]
+        other = other[0].upper() + other[1:]
+        pair = (base, other) if rng.random() < 0.5 else (other, base)
+        out.append({"a": pair[0], "b": pair[1], "label": label, "kind": kind,
+                    "family": "relations", "split": split})
+    return out
