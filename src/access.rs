@@ -12,6 +12,8 @@ use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use tokio::time::Instant;
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 use crate::cache::CacheStatus;
 use crate::error::ErrorCode;
@@ -90,7 +92,8 @@ pub async fn record(State(metrics): State<Arc<Metrics>>, request: Request, next:
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let response = next.run(request).await;
+    let span = request_span(&method, matched.map(MatchedPath::as_str), &route, &request);
+    let response = next.run(request).instrument(span.clone()).await;
     let (parts, body) = response.into_parts();
     let record = Record {
         metrics,
@@ -107,6 +110,7 @@ pub async fn record(State(metrics): State<Arc<Metrics>>, request: Request, next:
         stream_outcome: parts.extensions.get::<StreamOutcome>().cloned(),
         start,
         head_ms: start.elapsed().as_secs_f64() * 1e3,
+        span,
     };
     let body = Body::new(RecordedBody {
         inner: body,
@@ -126,6 +130,42 @@ struct Record {
     stream_outcome: Option<StreamOutcome>,
     start: Instant,
     head_ms: f64,
+    /// The request's trace span, closed when the record is written (a
+    /// stream's at its end).
+    span: Span,
+}
+
+/// The root span of a request's trace (a no-op without telemetry); the
+/// client's `traceparent` continues its trace. Probes are not traced.
+fn request_span(method: &str, matched: Option<&str>, route: &str, request: &Request) -> Span {
+    if matches!(route, "healthz" | "readyz" | "metrics") {
+        return Span::none();
+    }
+    let path = matched.unwrap_or("unknown");
+    let traceparent = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok());
+    crate::stage_span!(
+        "request",
+        otel.name = %format_args!("{method} {path}"),
+        otel.kind = "server",
+        otel.status_code = Empty,
+        traceparent,
+        http.request.method = method,
+        http.route = path,
+        http.response.status_code = Empty,
+        gen_ai.operation.name = Empty,
+        gen_ai.request.model = Empty,
+        gen_ai.usage.input_tokens = Empty,
+        gen_ai.usage.output_tokens = Empty,
+        gateway.tenant = Empty,
+        gateway.cache = Empty,
+        gateway.cache.similarity = Empty,
+        gateway.stream = Empty,
+        gateway.attempts = Empty,
+        gateway.outcome = Empty,
+    )
 }
 
 impl Record {
@@ -137,6 +177,7 @@ impl Record {
             .unwrap_or(outcome);
         let elapsed = self.start.elapsed();
         self.metrics.request(&self.route, self.status, elapsed);
+        self.trace(outcome);
         if matches!(self.route.as_str(), "healthz" | "readyz" | "metrics") {
             return;
         }
@@ -160,6 +201,35 @@ impl Record {
             error = self.error.unwrap_or("-"),
             "request"
         );
+    }
+}
+
+impl Record {
+    /// What the access line says, on the request's span.
+    fn trace(&self, outcome: &'static str) {
+        let (span, info) = (&self.span, &self.info);
+        if span.is_disabled() {
+            return;
+        }
+        span.record("http.response.status_code", self.status);
+        span.record("gateway.outcome", outcome);
+        span.record("gateway.stream", info.stream);
+        span.record("gateway.attempts", info.attempts);
+        if let Some(model) = &info.model {
+            span.record("gen_ai.request.model", model.as_str());
+        }
+        if let Some(tenant) = &info.tenant {
+            span.record("gateway.tenant", tenant.as_str());
+        }
+        if let Some(cache) = info.cache {
+            span.record("gateway.cache", cache.label());
+        }
+        if let Some(similarity) = info.similarity {
+            span.record("gateway.cache.similarity", f64::from(similarity));
+        }
+        if self.status >= 500 || outcome == "upstream_error" {
+            span.record("otel.status_code", "error");
+        }
     }
 }
 

@@ -16,7 +16,7 @@ pub use caching::{
     VerifierMode,
 };
 pub use env::{Env, read_dotenv};
-pub use model::{Config, ConfigError, Price};
+pub use model::{Config, ConfigError, Price, TelemetryConfig};
 pub use proxy::{
     AdminConfig, DEFAULT_PORT, DEFAULT_UPSTREAM_URL, ModelLimits, RateLimitConfig, RedisConfig,
     RedisFailure, RetryConfig, ServerConfig, TenantConfig, TenantLimits, UpstreamConfig,

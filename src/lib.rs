@@ -64,6 +64,7 @@ pub mod semantic;
 mod server;
 pub mod shared;
 pub mod snapshot;
+pub mod telemetry;
 mod upstream;
 pub mod verifier;
 

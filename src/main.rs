@@ -59,7 +59,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(cli.log_format, env.get("GATEWAY_LOG").map(String::as_str));
+    let exporter = init_logging(
+        cli.log_format,
+        env.get("GATEWAY_LOG").map(String::as_str),
+        &config,
+    );
     if cli.check_config {
         println!(
             "configuration is valid: {} upstream(s), {} tenant(s), listening on {}",
@@ -69,7 +73,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    match serve(config, cli.demo) {
+    match serve(config, cli.demo, exporter) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "gateway failed");
@@ -96,17 +100,50 @@ fn load_config(cli: &Cli) -> anyhow::Result<(Config, Env)> {
     Ok((config, env))
 }
 
-fn init_logging(format: LogFormat, filter: Option<&str>) {
+/// Logs (JSON or pretty, filtered by `GATEWAY_LOG`) and, with an OTLP
+/// endpoint, the trace layer — each with its own filter. Returns the trace
+/// exporter to run once the runtime is up.
+fn init_logging(
+    format: LogFormat,
+    filter: Option<&str>,
+    config: &Config,
+) -> Option<g_aigateway::telemetry::Exporter> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let filter = tracing_subscriber::EnvFilter::try_new(filter.unwrap_or("info"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Pretty => builder.init(),
-    }
+    let logs = match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer().with_filter(filter).boxed(),
+    };
+    let (traces, exporter) =
+        match g_aigateway::telemetry::traces(&config.telemetry, &config.cluster.node()) {
+            Some((layer, exporter)) => (
+                Some(layer.with_filter(g_aigateway::telemetry::Traces::filter())),
+                Some(exporter),
+            ),
+            None => (None, None),
+        };
+    tracing_subscriber::registry()
+        .with(logs)
+        .with(traces)
+        .init();
+    exporter
 }
 
-fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
+fn serve(
+    mut config: Config,
+    demo: bool,
+    exporter: Option<g_aigateway::telemetry::Exporter>,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -124,7 +161,16 @@ fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
         tracing::info!(addr = %bound, upstreams = config.upstreams.len(), tenants = config.tenants.len(), "gateway listening");
         let shutdown = CancellationToken::new();
         tokio::spawn(cancel_on_signal(shutdown.clone()));
-        g_aigateway::run(listener, config, shutdown).await?;
+        // The exporter stops after the gateway: the drained requests' spans
+        // are sent before the process exits.
+        let exported = CancellationToken::new();
+        let export = exporter.map(|e| tokio::spawn(e.run(exported.clone())));
+        let served = g_aigateway::run(listener, config, shutdown).await;
+        exported.cancel();
+        if let Some(export) = export {
+            let _ = export.await;
+        }
+        served?;
         Ok(())
     })
 }

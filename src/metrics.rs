@@ -50,6 +50,7 @@ impl Metrics {
         let handle = recorder.handle();
         let metrics = Self { recorder, handle };
         metrics.with(describe::all);
+        metrics.with(zeroes);
         metrics
     }
 
@@ -262,6 +263,10 @@ impl Metrics {
             counter!("gateway_snapshots_total", "op" => op, "result" => result).increment(1);
             histogram!("gateway_snapshot_duration_seconds", "op" => op)
                 .record(elapsed.as_secs_f64());
+            if op == "write" && result == "ok" {
+                gauge!("gateway_snapshot_last_write_timestamp_seconds")
+                    .set(crate::clock::now_ms() as f64 / 1000.0);
+            }
         });
     }
 
@@ -280,6 +285,21 @@ impl Metrics {
     pub fn redis_error(&self, op: &'static str) {
         self.with(|| counter!("gateway_redis_errors_total", "op" => op).increment(1));
     }
+}
+
+/// Series that exist from the start at zero, so that "nothing happened"
+/// reads as 0 on a dashboard and in an alert, not as no data: the rare events
+/// an operator watches for (skips, rebuilds, Redis errors, outbox drops).
+fn zeroes() {
+    for stage in ["embedding", "verifier"] {
+        for reason in ["saturated", "timeout", "error"] {
+            counter!("gateway_l2_skipped_total", "stage" => stage, "reason" => reason).absolute(0);
+        }
+    }
+    counter!("gateway_l2_index_rebuilds_total").absolute(0);
+    counter!("gateway_redis_outbox_dropped_total").absolute(0);
+    gauge!("gateway_redis_outbox_pending").set(0.0);
+    gauge!("gateway_redis_outbox_bytes").set(0.0);
 }
 
 #[cfg(test)]

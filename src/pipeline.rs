@@ -20,6 +20,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use tracing::{Instrument, Span};
 
 use crate::access::RequestInfo;
 use crate::auth::Tenant;
@@ -29,6 +30,7 @@ use crate::gateway::Gateway;
 use crate::ratelimit::{Charge, Decision};
 use crate::request::{ApiRequest, BodyLimits, read_body};
 use crate::semantic::{L2Lookup, Query};
+use crate::stage_span;
 use crate::upstream::{UpstreamRequest, upstream_request_headers};
 use call::{CHAT, COMPLETIONS, Call, EMBEDDINGS, Fill, RESPONSES, Route};
 use forward::forward;
@@ -66,6 +68,7 @@ pub async fn embeddings(
 }
 
 async fn handle(gw: &Arc<Gateway>, route: &Route, headers: &HeaderMap, body: Body) -> Response {
+    Span::current().record("gen_ai.operation.name", route.operation());
     let mut info = RequestInfo::cacheable();
     let result = pipeline(gw, route, headers, body, &mut info).await;
     respond(info, result)
@@ -80,7 +83,7 @@ async fn pipeline(
     info: &mut RequestInfo,
 ) -> Result<Response, GatewayError> {
     // Auth: gateway key → tenant.
-    let tenant = gw.auth.authenticate(headers)?;
+    let tenant = stage_span!("auth").in_scope(|| gw.auth.authenticate(headers))?;
     info.tenant = Some(tenant.name.clone());
     // Body: limit, parse, validate.
     let body = read_body(body, headers, &BodyLimits::from(&gw.config.server)).await?;
@@ -91,7 +94,8 @@ async fn pipeline(
     let policy = CachePolicy::decide(headers, &tenant, &gw.config.cache, &gw.config.semantic)?;
     // Rate limit: one Redis round trip (or the local fallback); the charge
     // settles with the real cost on every way out.
-    let charge = admit(gw, &tenant, &request, info).await?;
+    let admitted = admit(gw, &tenant, &request, info).instrument(stage_span!("ratelimit"));
+    let charge = admitted.await?;
     let call = Call::new(route, &tenant.name, headers, body, request, stream);
     if !policy.engaged() || !route.cacheable(&call.request) {
         return forward(gw, &call, charge, None, info).await;
@@ -103,12 +107,14 @@ async fn pipeline(
     }
     // L1 exact: memory, then Redis.
     info.cache = Some(CacheStatus::Miss);
-    if let Lookup::Hit(entry, _) = gw.cache.lookup(&key, &policy.scope).await {
+    let l1 = gw.cache.lookup(&key, &policy.scope);
+    if let Lookup::Hit(entry, _) = l1.instrument(stage_span!("cache.l1")).await {
         info.cache = Some(CacheStatus::HitL1);
         return answer::hit(gw, &entry, &call, charge, "l1");
     }
     // L2 semantic: embed the last user turn, search its partition, verify.
-    let probe = match semantic(gw, &call, &tenant, &policy).await {
+    let l2 = semantic(gw, &call, &tenant, &policy).instrument(stage_span!("cache.l2"));
+    let probe = match l2.await {
         L2Lookup::Hit {
             answer, similarity, ..
         } => {
@@ -201,7 +207,7 @@ async fn get_upstream(
 ) -> Response {
     let mut info = RequestInfo::default();
     let result = async {
-        let tenant = gw.auth.authenticate(headers)?;
+        let tenant = stage_span!("auth").in_scope(|| gw.auth.authenticate(headers))?;
         info.tenant = Some(tenant.name.clone());
         let upstream = gw.upstreams.route(model);
         let call = UpstreamRequest {

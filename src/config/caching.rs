@@ -183,7 +183,7 @@ impl Default for SemanticConfig {
             verifier_dir: None,
             min_precision: 0.95,
             candidates: 3,
-            vetoes: vec![Guard::Numbers],
+            vetoes: vec![Guard::Numbers, Guard::Direction],
             audit_sample: 0.0,
             audit_agreement: 0.8,
             max_entries: 100_000,

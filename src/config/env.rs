@@ -72,6 +72,12 @@ pub(super) fn apply(config: &mut Config, env: &Env) -> Result<(), ConfigError> {
     if let Some(v) = get("REDIS_URL") {
         config.redis.url = Some(Secret::new(v));
     }
+    if let Some(v) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+        config.telemetry.otlp_endpoint = Some(v.to_string());
+    }
+    if let Some(v) = get("OTEL_SERVICE_NAME") {
+        config.telemetry.service_name = v.to_string();
+    }
     if let Some(v) = get("GATEWAY_NODE_ID") {
         config.cluster.node_id = Some(v.to_string());
     }

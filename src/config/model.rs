@@ -51,6 +51,38 @@ pub struct Config {
     /// USD per million tokens by model (`"prefix*"` patterns allowed); on top
     /// of the built-in table of common models.
     pub prices: BTreeMap<String, Price>,
+    pub telemetry: TelemetryConfig,
+}
+
+/// OpenTelemetry traces: one span per request, a child span per stage,
+/// exported over OTLP/HTTP (JSON) when an endpoint is set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// The collector's OTLP/HTTP base URL (spans go to `<endpoint>/v1/traces`),
+    /// e.g. `http://127.0.0.1:4318`; unset: no traces. Env:
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the exported spans. Env: `OTEL_SERVICE_NAME`.
+    pub service_name: String,
+    /// Share of new traces kept (a client's `traceparent` decides for its own).
+    pub sample_ratio: f64,
+    /// Spans waiting for export at most; past it new ones are dropped.
+    pub max_queue: usize,
+    /// How often finished spans are sent.
+    pub export_interval_ms: u64,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "g-aigateway".into(),
+            sample_ratio: 1.0,
+            max_queue: 8192,
+            export_interval_ms: 1000,
+        }
+    }
 }
 
 /// A model's price: USD per million input and output tokens.
@@ -82,6 +114,7 @@ impl Default for Config {
             cluster: ClusterConfig::default(),
             admin: AdminConfig::default(),
             prices: BTreeMap::new(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }

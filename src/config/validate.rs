@@ -25,6 +25,7 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
         );
     }
     validate_retry(config)?;
+    validate_telemetry(config)?;
     validate_upstreams(config)?;
     validate_tenants(config)?;
 
@@ -284,6 +285,31 @@ fn validate_limits(tenant: &str, limits: &TenantLimits) -> Result<(), ConfigErro
         return Err(ConfigError::Invalid(format!(
             "tenant {tenant:?}: limits and bursts must be at least 1 (leave a limit out to disable it)"
         )));
+    }
+    Ok(())
+}
+
+fn validate_telemetry(config: &Config) -> Result<(), ConfigError> {
+    let telemetry = &config.telemetry;
+    if let Some(endpoint) = &telemetry.otlp_endpoint {
+        let url = reqwest::Url::parse(endpoint).map_err(|e| {
+            ConfigError::Invalid(format!("telemetry.otlp_endpoint {endpoint:?}: {e}"))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ConfigError::Invalid(
+                "telemetry.otlp_endpoint must be an http(s) URL (OTLP/HTTP)".into(),
+            ));
+        }
+    }
+    if !(0.0..=1.0).contains(&telemetry.sample_ratio)
+        || telemetry.max_queue == 0
+        || telemetry.export_interval_ms == 0
+    {
+        return Err(ConfigError::Invalid(
+            "telemetry.sample_ratio must be within 0..=1; max_queue and export_interval_ms \
+             greater than 0"
+                .into(),
+        ));
     }
     Ok(())
 }

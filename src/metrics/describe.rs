@@ -69,6 +69,10 @@ pub fn all() {
         "gateway_snapshot_duration_seconds",
         "Time to write or load a snapshot"
     );
+    describe_gauge!(
+        "gateway_snapshot_last_write_timestamp_seconds",
+        "Unix time of this node's last successful snapshot write"
+    );
     describe_counter!(
         "gateway_redis_errors_total",
         "Failed or timed-out Redis commands, by operation"

@@ -29,6 +29,17 @@ pub struct Route {
 
 pub use crate::cache::Capture;
 
+impl Route {
+    /// `gen_ai.operation.name` (OpenTelemetry GenAI semantic conventions).
+    pub fn operation(&self) -> &'static str {
+        match self.endpoint {
+            "embeddings" => "embeddings",
+            "completions" => "text_completion",
+            _ => "chat",
+        }
+    }
+}
+
 pub const CHAT: Route = Route {
     endpoint: "chat/completions",
     path: "/chat/completions",

@@ -9,6 +9,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use serde_json::Value;
+use tracing::Span;
 
 use super::call::{Call, Fill};
 use super::events::{errors_as_events, strip_usage};
@@ -17,6 +18,7 @@ use crate::cache::{CachePolicy, CachedResponse, Capture, Landed, StreamFill, Usa
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::ratelimit::{Charge, UsageWatch, total_tokens};
+use crate::telemetry::record_usage;
 use crate::upstream::{StreamObserver, UpstreamBody, UpstreamRequest, upstream_request_headers};
 
 pub async fn forward(
@@ -92,7 +94,11 @@ fn watch_stream(
         call.tenant.to_string(),
         call.request.model.clone(),
     );
-    let on_usage = Box::new(move |usage| costs.spent(&tenant, &model, usage));
+    let span = Span::current();
+    let on_usage = Box::new(move |usage: Usage| {
+        record_usage(&span, usage.prompt, usage.completion);
+        costs.spent(&tenant, &model, usage)
+    });
     Box::new(UsageWatch::new(charge, Some(on_usage), capture))
 }
 
@@ -110,8 +116,9 @@ fn complete(
         .then(|| serde_json::from_slice::<Value>(bytes).ok())
         .flatten();
     if let Some(value) = &parsed {
-        gw.costs
-            .spent(call.tenant, &call.request.model, Usage::of(value));
+        let usage = Usage::of(value);
+        record_usage(&Span::current(), usage.prompt, usage.completion);
+        gw.costs.spent(call.tenant, &call.request.model, usage);
     }
     match &parsed {
         Some(value) => charge.spent(total_tokens(&value["usage"])),
@@ -121,6 +128,7 @@ fn complete(
     let Some(fill) = fill else {
         return;
     };
+    let _fill = crate::stage_span!("cache.fill", gateway.store = fill.policy.store).entered();
     let landed = if status != StatusCode::OK {
         Landed::Failed {
             status,

@@ -12,6 +12,8 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use super::decide::{Ask, Decision, Judge};
 use super::entry::{Answer, NewEntry};
@@ -137,7 +139,14 @@ impl L2 {
             return L2Lookup::Miss(None);
         };
         let deadline = Instant::now() + self.budget;
-        let vector = match embedder.embed(query.tenant, &text, deadline).await {
+        let embedded =
+            embedder
+                .embed(query.tenant, &text, deadline)
+                .instrument(crate::stage_span!(
+                    "embed",
+                    gateway.embedder = embedder.id()
+                ));
+        let vector = match embedded.await {
             Ok(vector) => vector,
             Err(e) => {
                 tracing::debug!(error = %e, "L2 skipped: no embedding");
@@ -151,7 +160,13 @@ impl L2 {
                 return L2Lookup::Miss(None);
             }
         };
-        let candidates = self.cache.candidates(&partition, &vector, self.candidates);
+        let candidates = {
+            let span = crate::stage_span!("l2.search", gateway.l2.candidates = Empty);
+            let _entered = span.enter();
+            let candidates = self.cache.candidates(&partition, &vector, self.candidates);
+            span.record("gateway.l2.candidates", candidates.len());
+            candidates
+        };
         let probe = Probe {
             l2: Arc::clone(self),
             peers: Arc::clone(peers),
@@ -167,7 +182,12 @@ impl L2 {
             min_precision: query.min_precision,
             deadline,
         };
-        let decision = self.judge.decide(candidates, &probe.text, &ask).await;
+        let verify = crate::stage_span!("l2.verify", gateway.l2.mode = self.judge.mode());
+        let decision = self
+            .judge
+            .decide(candidates, &probe.text, &ask)
+            .instrument(verify)
+            .await;
         self.conclude(peers, decision, query.scope, probe).await
     }
 

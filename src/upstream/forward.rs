@@ -5,8 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use tokio::time::{Instant, sleep, timeout_at};
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 use super::budget::RetryBudget;
 use super::exchange::{UpstreamBody, UpstreamError, UpstreamRequest, UpstreamResponse};
@@ -126,7 +128,17 @@ impl Forwarder {
                 }
             };
             attempts += 1;
-            let failure = match self.attempt(upstream, lease, request, deadline).await {
+            let span = crate::stage_span!(
+                "upstream.attempt",
+                otel.kind = "client",
+                otel.status_code = Empty,
+                gateway.upstream = %upstream.name,
+                gateway.retry.attempt = attempts,
+                http.response.status_code = Empty,
+                gateway.outcome = Empty,
+            );
+            let attempt = self.attempt(upstream, lease, request, deadline);
+            let failure = match attempt.instrument(span).await {
                 Ok(mut response) => {
                     response.attempts = attempts;
                     return Ok(response);
@@ -199,6 +211,11 @@ impl Forwarder {
         let result = timeout_at(limit, self.exchange(upstream, lease, request)).await;
         let elapsed = started.elapsed();
         let record = |outcome: &str| {
+            let span = Span::current();
+            span.record("gateway.outcome", outcome);
+            if !matches!(outcome.parse::<u16>(), Ok(status) if status < 400) {
+                span.record("otel.status_code", "error");
+            }
             self.metrics
                 .upstream_attempt(&upstream.name, outcome, elapsed)
         };
@@ -218,6 +235,7 @@ impl Forwarder {
             Ok(Ok(response)) => response,
         };
         record(response.status.as_str());
+        Span::current().record("http.response.status_code", response.status.as_u16());
         let refused = matches!(response.status.as_u16(), 401 | 403);
         if let Some(index) = lease.filter(|_| refused)
             && upstream.pool.quarantine(index, self.policy.key_quarantine)
@@ -255,10 +273,18 @@ impl Forwarder {
         lease: Option<usize>,
         request: &UpstreamRequest,
     ) -> Result<UpstreamResponse, reqwest::Error> {
+        let mut headers = request.headers.clone();
+        // The attempt's own span is the upstream's parent when traces are on;
+        // otherwise the client's traceparent passes through unchanged.
+        if let Some(parent) = crate::telemetry::traceparent(&Span::current())
+            .and_then(|tp| HeaderValue::from_str(&tp).ok())
+        {
+            headers.insert(HeaderName::from_static("traceparent"), parent);
+        }
         let mut builder = self
             .http
             .request(request.method.clone(), upstream.url(&request.path))
-            .headers(request.headers.clone())
+            .headers(headers)
             .body(request.body.clone());
         if let Some(key) = lease.and_then(|i| upstream.pool.header(i)) {
             builder = builder.header(header::AUTHORIZATION, key.clone());

