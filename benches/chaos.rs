@@ -183,7 +183,9 @@ async fn request(client: &reqwest::Client, node: SocketAddr, n: u64, tally: &Tal
         .iter()
         .any(|p| answer.starts_with(&format!("Mock answer to: {}", question(family, *p))));
     let tenant_ok = answer.ends_with(&format!("[echo: {}]", TENANTS[tenant].0));
-    if !(family_ok && tenant_ok) && !text_body.contains("\"error\"") {
+    let right = family_ok && tenant_ok;
+    let failed = text_body.contains("\"error\"");
+    if !right && !failed {
         eprintln!(
             "wrong answer for tenant {} / {text:?}: {answer:?}",
             TENANTS[tenant].0
@@ -370,13 +372,13 @@ async fn run(
     );
     let mut misses = 0;
     for node in &nodes {
-        for tenant in 0..2 {
+        for (name, key) in TENANTS {
             for family in 0..FAMILIES {
                 let body = json!({"model": "mock-model", "messages": [{"role": "user", "content": question(family, false)}]});
                 let response = client
                     .post(format!("http://{node}/v1/chat/completions"))
-                    .bearer_auth(TENANTS[tenant].1)
-                    .header("x-mock-echo", TENANTS[tenant].0)
+                    .bearer_auth(key)
+                    .header("x-mock-echo", name)
                     .body(body.to_string())
                     .send()
                     .await

@@ -13,7 +13,7 @@ mod purge;
 pub mod sse;
 mod status;
 
-pub use capture::{Capture, StreamFill};
+pub use capture::{Capture, Keep, StreamFill};
 pub use entry::{CachedResponse, Usage, now_ms};
 pub use flight::{Flight, FlightGuard, Flights, Landed};
 pub use key::{CacheKey, NON_SEMANTIC_FIELDS, canonical_json, l1_key};

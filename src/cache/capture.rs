@@ -47,17 +47,24 @@ pub struct StreamFill {
     flight: Option<FlightGuard>,
 }
 
+/// Where and how long a captured stream is kept.
+pub struct Keep {
+    pub key: CacheKey,
+    pub ttl: Duration,
+    /// `false` under `no-store`: the flight lands, nothing is stored.
+    pub store: bool,
+}
+
 impl StreamFill {
     pub fn new(
         capture: Capture,
         l1: Arc<L1>,
-        key: CacheKey,
-        ttl: Duration,
-        store: bool,
+        keep: Keep,
         limit: usize,
         flight: Option<FlightGuard>,
         on_store: Option<OnStore>,
     ) -> Self {
+        let Keep { key, ttl, store } = keep;
         let live = flight.as_ref().map(|f| f.go_live(limit));
         Self {
             capture,

@@ -248,7 +248,7 @@ mod tests {
                 proptest::collection::vec(any::<u8>(), 0..64).prop_map(Value::BulkString),
                 any::<i64>().prop_map(Value::Int),
                 Just(Value::Nil),
-                ".{0,16}".prop_map(|s| Value::SimpleString(s)),
+                ".{0,16}".prop_map(Value::SimpleString),
             ]
         }
 

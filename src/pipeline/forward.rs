@@ -14,7 +14,7 @@ use tracing::Span;
 use super::call::{Call, Fill};
 use super::events::{errors_as_events, strip_usage};
 use crate::access::RequestInfo;
-use crate::cache::{CachePolicy, CachedResponse, Capture, Landed, StreamFill, Usage};
+use crate::cache::{CachePolicy, CachedResponse, Capture, Keep, Landed, StreamFill, Usage};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::ratelimit::{Charge, UsageWatch, total_tokens};
@@ -86,7 +86,8 @@ fn watch_stream(
             .map(|probe| Box::new(move |entry| probe.store(entry)) as _);
         let cache = Arc::clone(&gw.cache);
         let kind = call.route.capture;
-        let capture = StreamFill::new(kind, cache, key, ttl, store, max, fill.flight, on_store);
+        let keep = Keep { key, ttl, store };
+        let capture = StreamFill::new(kind, cache, keep, max, fill.flight, on_store);
         Box::new(capture) as Box<dyn StreamObserver>
     });
     let (costs, tenant, model) = (

@@ -77,10 +77,8 @@ fn check_messages(messages: &Value) -> Result<(), RequestError> {
         let Some(message) = message.as_object() else {
             return Err(bad(format!("messages[{i}] must be an object")));
         };
-        if !message
-            .get("role")
-            .is_some_and(|r| r.as_str().is_some_and(|r| !r.is_empty()))
-        {
+        let role = message.get("role").and_then(Value::as_str);
+        if role.is_none_or(str::is_empty) {
             return Err(bad(format!(
                 "messages[{i}].role must be a non-empty string"
             )));
