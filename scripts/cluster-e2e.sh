@@ -49,7 +49,7 @@ if [ $short = 1 ]; then
   cargo build --locked --workspace --bins --tests
   bin=target/debug
 else
-  cargo build --locked --release --workspace --bins
+  cargo build --locked --release --workspace --bins --benches
   bin=target/release
 fi
 
