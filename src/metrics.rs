@@ -106,6 +106,16 @@ impl Metrics {
         });
     }
 
+    /// A request whose model's upstream failed, tried on a fallback model:
+    /// `result` is `ok` or `failed`.
+    pub fn upstream_fallback(&self, from: &str, to: &str, result: &'static str) {
+        let (from, to) = (from.to_string(), to.to_string());
+        self.with(|| {
+            counter!("gateway_upstream_fallbacks_total", "from" => from, "to" => to, "result" => result)
+                .increment(1)
+        });
+    }
+
     pub fn upstream_retry(&self, upstream: &str) {
         let upstream = upstream.to_string();
         self.with(|| {

@@ -10,7 +10,7 @@ mod retry;
 mod route;
 mod stream;
 
-pub use exchange::{UpstreamBody, UpstreamError, UpstreamRequest};
+pub use exchange::{UpstreamBody, UpstreamError, UpstreamRequest, UpstreamResponse};
 pub use forward::Forwarder;
 pub use headers::upstream_request_headers;
 pub use route::Upstreams;

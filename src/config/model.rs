@@ -51,6 +51,9 @@ pub struct Config {
     /// USD per million tokens by model (`"prefix*"` patterns allowed); on top
     /// of the built-in table of common models.
     pub prices: BTreeMap<String, Price>,
+    /// Model → the models to try in order when its upstream fails after its
+    /// retries (connect errors, timeouts, 429s or 5xx on every attempt).
+    pub fallbacks: BTreeMap<String, Vec<String>>,
     pub telemetry: TelemetryConfig,
 }
 
@@ -114,6 +117,7 @@ impl Default for Config {
             cluster: ClusterConfig::default(),
             admin: AdminConfig::default(),
             prices: BTreeMap::new(),
+            fallbacks: BTreeMap::new(),
             telemetry: TelemetryConfig::default(),
         }
     }

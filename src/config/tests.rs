@@ -195,3 +195,22 @@ fn the_node_id_names_a_file_so_it_is_checked() {
     let err = load_text("[cluster]\nread_batch = 0\n", &[]).unwrap_err();
     assert!(err.to_string().contains("read_batch"), "{err}");
 }
+
+#[test]
+fn fallback_chains_are_read_and_bad_ones_refused() {
+    let config = load_text(
+        "[fallbacks]\n\"gpt-4o\" = [\"deepseek-chat\", \"mock-b\"]\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(config.fallbacks["gpt-4o"], ["deepseek-chat", "mock-b"]);
+    for bad in [
+        "[fallbacks]\n\"gpt-4o\" = []\n",
+        "[fallbacks]\n\"gpt-4o\" = [\"gpt-4o\"]\n",
+        "[fallbacks]\n\"gpt-4o\" = [\"a\", \"a\"]\n",
+        "[fallbacks]\n\"gpt-4o\" = [\"\"]\n",
+    ] {
+        let err = load_text(bad, &[]).unwrap_err();
+        assert!(err.to_string().contains("fallbacks"), "{bad}: {err}");
+    }
+}

@@ -26,6 +26,7 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     }
     validate_retry(config)?;
     validate_telemetry(config)?;
+    validate_fallbacks(config)?;
     validate_upstreams(config)?;
     validate_tenants(config)?;
 
@@ -310,6 +311,27 @@ fn validate_telemetry(config: &Config) -> Result<(), ConfigError> {
              greater than 0"
                 .into(),
         ));
+    }
+    Ok(())
+}
+
+/// Fallback chains the gateway can walk: named models, none repeated or
+/// pointing back at the model, at most five deep.
+fn validate_fallbacks(config: &Config) -> Result<(), ConfigError> {
+    for (model, chain) in &config.fallbacks {
+        let mut seen = HashSet::from([model.as_str()]);
+        if chain.is_empty() || chain.len() > 5 {
+            return Err(ConfigError::Invalid(format!(
+                "fallbacks.\"{model}\" must list 1 to 5 models"
+            )));
+        }
+        for next in chain {
+            if next.trim().is_empty() || !seen.insert(next.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "fallbacks.\"{model}\": {next:?} is empty, repeated or the model itself"
+                )));
+            }
+        }
     }
     Ok(())
 }

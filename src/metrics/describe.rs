@@ -69,6 +69,10 @@ pub fn all() {
         "gateway_snapshot_duration_seconds",
         "Time to write or load a snapshot"
     );
+    describe_counter!(
+        "gateway_upstream_fallbacks_total",
+        "Requests tried on a fallback model after their model's upstream failed, by from, to and result"
+    );
     describe_gauge!(
         "gateway_snapshot_last_write_timestamp_seconds",
         "Unix time of this node's last successful snapshot write"

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use serde_json::Value;
@@ -19,7 +19,10 @@ use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::ratelimit::{Charge, UsageWatch, total_tokens};
 use crate::telemetry::record_usage;
-use crate::upstream::{StreamObserver, UpstreamBody, UpstreamRequest, upstream_request_headers};
+use crate::upstream::{
+    StreamObserver, UpstreamBody, UpstreamError, UpstreamRequest, UpstreamResponse,
+    upstream_request_headers,
+};
 
 pub async fn forward(
     gw: &Gateway,
@@ -37,21 +40,27 @@ pub async fn forward(
         stream: call.stream,
     };
     charge.sent();
+    let mut fell_back = None;
     let answer = match gw.forwarder.send(upstream, &request).await {
         Ok(answer) => answer,
-        Err(e) => {
-            info.attempts = e.attempts();
-            charge.failed();
-            let error = GatewayError::from(e);
-            if let Some(flight) = fill.and_then(|f| f.flight) {
-                let body = Bytes::from(error.body().to_string());
-                flight.land(Landed::Failed {
-                    status: error.status(),
-                    body,
-                });
+        Err(e) => match fallback(gw, call, &request).await {
+            Some((answer, model)) => {
+                fell_back = Some(model);
+                answer
             }
-            return Err(error);
+            None => return Err(failed(e, fill, &mut charge, info)),
+        },
+    };
+    // Another model's answer is not kept under this request's key: the
+    // flight lands abandoned (its followers ask for themselves).
+    let fill = match fell_back {
+        Some(_) => {
+            if let Some(flight) = fill.and_then(|f| f.flight) {
+                flight.land(Landed::Abandoned);
+            }
+            None
         }
+        None => fill,
     };
     info.attempts = answer.attempts;
     let observer = match &answer.body {
@@ -62,10 +71,73 @@ pub async fn forward(
         }
     };
     let mut response = answer.into_response(gw.stream_idle_timeout(), observer);
+    if let Some(model) = fell_back.and_then(|m| HeaderValue::from_str(&m).ok()) {
+        response
+            .headers_mut()
+            .insert("x-gateway-fallback-model", model);
+    }
     if call.stream && !call.wants_usage {
         response = strip_usage(response);
     }
     Ok(errors_as_events(response))
+}
+
+/// The upstream failed after its retries: the charge is released and the
+/// flight lands the error for its followers.
+fn failed(
+    e: UpstreamError,
+    fill: Option<Fill>,
+    charge: &mut Charge,
+    info: &mut RequestInfo,
+) -> GatewayError {
+    info.attempts = e.attempts();
+    charge.failed();
+    let error = GatewayError::from(e);
+    if let Some(flight) = fill.and_then(|f| f.flight) {
+        let body = Bytes::from(error.body().to_string());
+        flight.land(Landed::Failed {
+            status: error.status(),
+            body,
+        });
+    }
+    error
+}
+
+/// Walks the model's fallback chain (`[fallbacks]`): the same request with
+/// `model` replaced, sent to that model's upstream with its own retries;
+/// the first answer wins. `None` when there is no chain or all failed.
+async fn fallback(
+    gw: &Gateway,
+    call: &Call<'_>,
+    request: &UpstreamRequest,
+) -> Option<(UpstreamResponse, String)> {
+    let chain = gw.config.fallbacks.get(&call.request.model)?;
+    for model in chain {
+        let mut body: Value = serde_json::from_slice(&call.body).ok()?;
+        body["model"] = Value::String(model.clone());
+        let request = UpstreamRequest {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            headers: request.headers.clone(),
+            body: Bytes::from(serde_json::to_vec(&body).ok()?),
+            stream: request.stream,
+        };
+        let upstream = gw.upstreams.route(Some(model));
+        match gw.forwarder.send(upstream, &request).await {
+            Ok(answer) => {
+                gw.metrics
+                    .upstream_fallback(&call.request.model, model, "ok");
+                tracing::warn!(from = %call.request.model, to = %model, "upstream failed: answered by the fallback model");
+                return Some((answer, model.clone()));
+            }
+            Err(e) => {
+                gw.metrics
+                    .upstream_fallback(&call.request.model, model, "failed");
+                tracing::warn!(from = %call.request.model, to = %model, error = %e, "fallback model failed too");
+            }
+        }
+    }
+    None
 }
 
 /// A 200 stream: its usage settles the charge and, when the cache takes

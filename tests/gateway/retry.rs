@@ -277,3 +277,73 @@ async fn retries_across_requests_stay_within_the_budget() {
         "{metrics}"
     );
 }
+
+/// Two upstreams: `mock-model` on the first, `backup-model` on the second,
+/// and `mock-model` falling back to `backup-model`.
+fn with_fallback(
+    primary: &mock_upstream::MockUpstream,
+    backup: &mock_upstream::MockUpstream,
+) -> g_aigateway::Config {
+    let mut config = config_for(primary);
+    config.upstreams.push(UpstreamConfig {
+        name: "backup".into(),
+        base_url: backup.base_url(),
+        api_keys: vec![Secret::new("sk-backup")],
+    });
+    config.models.insert("backup-model".into(), "backup".into());
+    config
+        .fallbacks
+        .insert("mock-model".into(), vec!["backup-model".into()]);
+    config
+}
+
+#[tokio::test]
+async fn a_failing_upstream_falls_back_to_the_next_model_of_the_chain() {
+    let (primary, backup) = (mock().await, mock().await);
+    primary.push_faults([status(503, None), status(503, None), status(503, None)]);
+    let gw = start(with_fallback(&primary, &backup)).await;
+    let response = gw.post("/v1/chat/completions", &chat("fall back")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["x-gateway-fallback-model"],
+        "backup-model"
+    );
+    assert_eq!(primary.requests(), 3, "the primary got its retries first");
+    let sent = backup.bodies();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["model"], "backup-model");
+    assert_eq!(sent[0]["messages"][0]["content"], "fall back");
+    assert_eq!(backup.keys_seen(), vec![Some("Bearer sk-backup".into())]);
+    let metrics = gw.metrics().await;
+    assert!(
+        metrics.contains(
+            r#"gateway_upstream_fallbacks_total{from="mock-model",to="backup-model",result="ok"} 1"#
+        ),
+        "{metrics}"
+    );
+    // Another model's answer is not cached as this model's: the next ask
+    // goes upstream again (to the primary, healthy now).
+    let again = gw.post("/v1/chat/completions", &chat("fall back")).await;
+    assert_eq!(again.status(), 200);
+    assert!(again.headers().get("x-gateway-fallback-model").is_none());
+    assert_eq!(again.headers()["x-gateway-cache"], "miss");
+    assert_eq!(primary.requests(), 4);
+}
+
+#[tokio::test]
+async fn an_answer_the_upstream_gave_is_never_replaced_by_a_fallback() {
+    let (primary, backup) = (mock().await, mock().await);
+    // A client error is the upstream's answer, not a failure: no fallback.
+    primary.push_faults([status(400, None)]);
+    let gw = start(with_fallback(&primary, &backup)).await;
+    let response = gw.post("/v1/chat/completions", &chat("bad")).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(backup.requests(), 0);
+    // A chain that fails too returns the original failure.
+    primary.push_faults([status(503, None), status(503, None), status(503, None)]);
+    backup.push_faults([status(503, None), status(503, None), status(503, None)]);
+    let response = gw.post("/v1/chat/completions", &chat("all down")).await;
+    assert_eq!(response.status(), 502);
+    assert_eq!(backup.requests(), 3);
+    assert!(gw.metrics().await.contains(r#"result="failed"} 1"#));
+}
