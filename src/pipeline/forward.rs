@@ -63,10 +63,12 @@ pub async fn forward(
         None => fill,
     };
     info.attempts = answer.attempts;
+    // What the call cost is priced as the model that answered.
+    let answered_by = fell_back.as_deref().unwrap_or(&call.request.model);
     let observer = match &answer.body {
-        UpstreamBody::Stream(_) => Some(watch_stream(gw, call, charge, fill)),
+        UpstreamBody::Stream(_) => Some(watch_stream(gw, call, answered_by, charge, fill)),
         UpstreamBody::Full(bytes) => {
-            complete(gw, call, charge, answer.status, bytes, fill);
+            complete(gw, call, answered_by, charge, answer.status, bytes, fill);
             None
         }
     };
@@ -145,6 +147,7 @@ async fn fallback(
 fn watch_stream(
     gw: &Gateway,
     call: &Call<'_>,
+    answered_by: &str,
     charge: Charge,
     fill: Option<Fill>,
 ) -> Box<dyn StreamObserver> {
@@ -165,7 +168,7 @@ fn watch_stream(
     let (costs, tenant, model) = (
         Arc::clone(&gw.costs),
         call.tenant.to_string(),
-        call.request.model.clone(),
+        answered_by.to_string(),
     );
     let span = Span::current();
     let on_usage = Box::new(move |usage: Usage| {
@@ -180,6 +183,7 @@ fn watch_stream(
 fn complete(
     gw: &Gateway,
     call: &Call<'_>,
+    answered_by: &str,
     mut charge: Charge,
     status: StatusCode,
     bytes: &Bytes,
@@ -191,7 +195,7 @@ fn complete(
     if let Some(value) = &parsed {
         let usage = Usage::of(value);
         record_usage(&Span::current(), usage.prompt, usage.completion);
-        gw.costs.spent(call.tenant, &call.request.model, usage);
+        gw.costs.spent(call.tenant, answered_by, usage);
     }
     match &parsed {
         Some(value) => charge.spent(total_tokens(&value["usage"])),

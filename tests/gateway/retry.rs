@@ -294,6 +294,11 @@ fn with_fallback(
     config
         .fallbacks
         .insert("mock-model".into(), vec!["backup-model".into()]);
+    let price = g_aigateway::config::Price {
+        input: 1.0,
+        output: 1.0,
+    };
+    config.prices.insert("backup-model".into(), price);
     config
 }
 
@@ -319,6 +324,11 @@ async fn a_failing_upstream_falls_back_to_the_next_model_of_the_chain() {
         metrics.contains(
             r#"gateway_upstream_fallbacks_total{from="mock-model",to="backup-model",result="ok"} 1"#
         ),
+        "{metrics}"
+    );
+    // Priced as the model that answered.
+    assert!(
+        metrics.contains(r#"gateway_cost_usd_total{tenant="team-a",model="backup-model"}"#),
         "{metrics}"
     );
     // Another model's answer is not cached as this model's: the next ask
