@@ -22,6 +22,7 @@ pub fn routes() -> Router<Arc<Gateway>> {
         .route("/admin/stats", get(stats))
         .route("/admin/cache/purge", post(purge))
         .route("/admin/snapshot", post(snapshot))
+        .route("/admin/reload", post(reload))
 }
 
 /// `GET /admin/stats`: entries, bytes, index size, tombstones, sync position
@@ -98,12 +99,27 @@ fn purge_scope(gw: &Gateway, body: &[u8]) -> Result<PurgeScope, GatewayError> {
         Some((k, v)) if k == "scope" => Ok(PurgeScope::Scope(text(v)?)),
         Some((k, v)) if k == "tenant" => {
             let name = text(v)?;
-            let tenants = &gw.config.tenants;
+            let live = gw.live();
+            let tenants = &live.config.tenants;
             let tenant = tenants.iter().find(|t| t.name == name);
             let shared = tenant.and_then(|t| t.cache.shared_scope.as_deref());
             Ok(PurgeScope::Scope(scope_of(&name, shared)))
         }
         _ => Err(GatewayError::bad_request(usage)),
+    }
+}
+
+/// `POST /admin/reload`: re-reads the configuration (as `SIGHUP` does).
+/// An invalid one is refused with the reason (400) and the running one stays.
+async fn reload(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    if let Err(e) = gw.admin.check(&headers) {
+        return GatewayError::from(e).into_response();
+    }
+    match gw.reload().await {
+        Ok(done) => axum::Json(json!({"reloaded": true, "applied": done})).into_response(),
+        Err(e) => {
+            GatewayError::bad_request(format!("configuration not reloaded: {e}")).into_response()
+        }
     }
 }
 

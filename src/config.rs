@@ -8,6 +8,7 @@ mod env;
 mod load;
 mod model;
 mod proxy;
+mod routing;
 mod secret;
 mod validate;
 
@@ -20,6 +21,9 @@ pub use model::{Config, ConfigError, Price, TelemetryConfig};
 pub use proxy::{
     AdminConfig, DEFAULT_PORT, DEFAULT_UPSTREAM_URL, ModelLimits, RateLimitConfig, RedisConfig,
     RedisFailure, RetryConfig, ServerConfig, TenantConfig, TenantLimits, UpstreamConfig,
+};
+pub use routing::{
+    Balancer, BreakerConfig, DeploymentConfig, ModelDeployments, ModelTarget, RoutingConfig,
 };
 pub use secret::Secret;
 

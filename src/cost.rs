@@ -5,6 +5,7 @@
 //! into `gateway_cost_saved_usd_total` (the original answer's usage at the
 //! asked model's price). Per-tenant totals feed `/admin/stats`.
 
+use arc_swap::ArcSwap;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -93,7 +94,8 @@ pub struct TenantCosts {
 
 /// The cost stage: prices, metrics and per-tenant totals.
 pub struct Costs {
-    prices: PriceTable,
+    /// Swapped whole by a configuration reload.
+    prices: ArcSwap<PriceTable>,
     metrics: Arc<Metrics>,
     tenants: Mutex<BTreeMap<String, TenantCosts>>,
 }
@@ -101,10 +103,15 @@ pub struct Costs {
 impl Costs {
     pub fn new(prices: PriceTable, metrics: Arc<Metrics>) -> Self {
         Self {
-            prices,
+            prices: ArcSwap::from_pointee(prices),
             metrics,
             tenants: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// New prices from now on (a reload).
+    pub fn set_prices(&self, prices: PriceTable) {
+        self.prices.store(Arc::new(prices));
     }
 
     fn tally(&self, tenant: &str, f: impl FnOnce(&mut TenantCosts)) {
@@ -114,14 +121,14 @@ impl Costs {
 
     /// An upstream answer with this usage.
     pub fn spent(&self, tenant: &str, model: &str, usage: Usage) {
-        let dollars = self.prices.dollars(model, usage);
+        let dollars = self.prices.load().dollars(model, usage);
         self.metrics.cost(tenant, model, dollars);
         self.tally(tenant, |t| t.cost_usd += dollars);
     }
 
     /// A hit of `tier` answered with an entry that cost `usage` upstream.
     pub fn saved(&self, tenant: &str, model: &str, tier: &'static str, usage: Usage) {
-        let dollars = self.prices.dollars(model, usage);
+        let dollars = self.prices.load().dollars(model, usage);
         self.metrics.cost_saved(tenant, tier, dollars);
         self.tally(tenant, |t| {
             t.saved_usd += dollars;

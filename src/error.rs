@@ -53,6 +53,12 @@ pub enum GatewayError {
         message: String,
         retry_after: Option<Duration>,
     },
+    /// A concurrency limit (a tenant's or a deployment's) stayed full.
+    #[error("{message}")]
+    Overloaded {
+        message: String,
+        retry_after: Duration,
+    },
     #[error("{message}")]
     UpstreamUnavailable { message: String },
     #[error("{message}")]
@@ -81,9 +87,9 @@ impl GatewayError {
             Self::AdminDisabled => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::RateLimited { .. } | Self::UpstreamRateLimited { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            Self::RateLimited { .. }
+            | Self::UpstreamRateLimited { .. }
+            | Self::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UpstreamUnavailable { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -104,7 +110,7 @@ impl GatewayError {
             Self::Unauthorized => "authentication_error",
             Self::AdminDisabled => "permission_error",
             Self::RateLimited { kind, .. } => kind,
-            Self::UpstreamRateLimited { .. } => "rate_limit_error",
+            Self::UpstreamRateLimited { .. } | Self::Overloaded { .. } => "rate_limit_error",
             Self::UpstreamUnavailable { .. } | Self::UpstreamTimeout { .. } => "upstream_error",
             Self::Internal => "server_error",
         }
@@ -125,6 +131,7 @@ impl GatewayError {
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::RateLimited { .. } => "rate_limit_exceeded",
             Self::UpstreamRateLimited { .. } => "upstream_rate_limited",
+            Self::Overloaded { .. } => "concurrency_limit",
             Self::UpstreamUnavailable { .. } => "upstream_unavailable",
             Self::UpstreamTimeout { .. } => "upstream_timeout",
             Self::Internal => "internal_error",
@@ -161,6 +168,9 @@ impl IntoResponse for GatewayError {
                 ..
             }
             | Self::RateLimited {
+                retry_after: wait, ..
+            }
+            | Self::Overloaded {
                 retry_after: wait, ..
             } => Some(*wait),
             _ => None,
@@ -224,7 +234,13 @@ impl From<UpstreamError> for GatewayError {
                 message,
                 retry_after,
             },
-            UpstreamError::Unavailable { .. } => Self::UpstreamUnavailable { message },
+            UpstreamError::Saturated { retry_after, .. } => Self::Overloaded {
+                message,
+                retry_after,
+            },
+            UpstreamError::Unavailable { .. } | UpstreamError::Ejected { .. } => {
+                Self::UpstreamUnavailable { message }
+            }
             UpstreamError::Timeout { .. } => Self::UpstreamTimeout { message },
         }
     }

@@ -65,9 +65,9 @@ mod server;
 pub mod shared;
 pub mod snapshot;
 pub mod telemetry;
-mod upstream;
+pub mod upstream;
 pub mod verifier;
 
 pub use config::Config;
-pub use gateway::RunError;
-pub use server::run;
+pub use gateway::{ConfigSource, RunError};
+pub use server::{run, run_reloadable};

@@ -1,5 +1,5 @@
 //! The `g-aigateway` binary: parse CLI and configuration, bind, serve until
-//! SIGINT/SIGTERM.
+//! SIGINT/SIGTERM; SIGHUP reloads the configuration.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 /// GATEWAY_MAX_BODY_BYTES, GATEWAY_SHUTDOWN_GRACE_SECS, GATEWAY_RETRY_MAX_ATTEMPTS,
 /// GATEWAY_UPSTREAM_DEADLINE_SECS, REDIS_URL, EMBEDDING_URL, EMBEDDING_API_KEY,
 /// EMBEDDING_MODEL, GATEWAY_CONFIG, GATEWAY_LOG (tracing filter, e.g. "info").
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "g-aigateway", version, verbatim_doc_comment)]
 struct Cli {
     /// TOML configuration file (default: $GATEWAY_CONFIG, else none).
@@ -73,7 +73,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    match serve(config, cli.demo, exporter) {
+    match serve(config, cli, exporter) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "gateway failed");
@@ -141,9 +141,10 @@ fn init_logging(
 
 fn serve(
     mut config: Config,
-    demo: bool,
+    cli: Cli,
     exporter: Option<g_aigateway::telemetry::Exporter>,
 ) -> anyhow::Result<()> {
+    let demo = cli.demo;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -165,7 +166,16 @@ fn serve(
         // are sent before the process exits.
         let exported = CancellationToken::new();
         let export = exporter.map(|e| tokio::spawn(e.run(exported.clone())));
-        let served = g_aigateway::run(listener, config, shutdown).await;
+        // SIGHUP and POST /admin/reload read the file and environment again
+        // (not in demo mode, whose upstream is made up at start).
+        let source = (!demo).then(|| {
+            std::sync::Arc::new(move || {
+                load_config(&cli)
+                    .map(|(config, _)| config)
+                    .map_err(|e| g_aigateway::config::ConfigError::Invalid(format!("{e:#}")))
+            }) as g_aigateway::ConfigSource
+        });
+        let served = g_aigateway::run_reloadable(listener, config, shutdown, source).await;
         exported.cancel();
         if let Some(export) = export {
             let _ = export.await;

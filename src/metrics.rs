@@ -90,6 +90,57 @@ impl Metrics {
         });
     }
 
+    /// An attempt went to this deployment of a model.
+    pub fn upstream_choice(&self, model: &str, deployment: &str) {
+        let (model, deployment) = (model.to_string(), deployment.to_string());
+        self.with(|| {
+            counter!("gateway_upstream_choices_total", "model" => model, "deployment" => deployment)
+                .increment(1)
+        });
+    }
+
+    /// A deployment's breaker changed phase; an ejection is also counted.
+    pub fn upstream_health(&self, model: &str, deployment: &str, phase: crate::upstream::Phase) {
+        let (model, deployment) = (model.to_string(), deployment.to_string());
+        self.with(|| {
+            gauge!("gateway_upstream_health", "model" => model.clone(), "deployment" => deployment.clone())
+                .set(phase.gauge());
+            if phase == crate::upstream::Phase::Open {
+                counter!("gateway_upstream_ejections_total", "model" => model, "deployment" => deployment)
+                    .increment(1);
+            }
+        });
+    }
+
+    /// A request waited for a concurrency slot (`scope`: `tenant` or `deployment`).
+    pub fn upstream_queued(&self, model: &str, deployment: &str) {
+        let (model, deployment) = (model.to_string(), deployment.to_string());
+        self.with(|| {
+            counter!("gateway_concurrency_queued_total", "scope" => "deployment", "model" => model, "deployment" => deployment)
+                .increment(1)
+        });
+    }
+
+    /// A concurrency limit stayed full: the request got a 429.
+    pub fn concurrency_rejected(&self, scope: &'static str) {
+        self.with(|| counter!("gateway_concurrency_rejected_total", "scope" => scope).increment(1));
+    }
+
+    /// An active health probe's result.
+    pub fn upstream_probe(&self, model: &str, deployment: &str, ok: bool) {
+        let (model, deployment) = (model.to_string(), deployment.to_string());
+        let result = if ok { "ok" } else { "failed" };
+        self.with(|| {
+            counter!("gateway_upstream_probes_total", "model" => model, "deployment" => deployment, "result" => result)
+                .increment(1)
+        });
+    }
+
+    /// A configuration reload: `applied` or `refused`.
+    pub fn config_reload(&self, result: &'static str) {
+        self.with(|| counter!("gateway_config_reloads_total", "result" => result).increment(1));
+    }
+
     /// A pool key the provider refused was quarantined.
     pub fn upstream_key_quarantined(&self, upstream: &str) {
         let upstream = upstream.to_string();
@@ -310,6 +361,12 @@ fn zeroes() {
     counter!("gateway_redis_outbox_dropped_total").absolute(0);
     gauge!("gateway_redis_outbox_pending").set(0.0);
     gauge!("gateway_redis_outbox_bytes").set(0.0);
+    for result in ["applied", "refused"] {
+        counter!("gateway_config_reloads_total", "result" => result).absolute(0);
+    }
+    for scope in ["tenant", "deployment"] {
+        counter!("gateway_concurrency_rejected_total", "scope" => scope).absolute(0);
+    }
 }
 
 #[cfg(test)]

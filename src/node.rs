@@ -23,8 +23,32 @@ pub async fn run(gw: Arc<Gateway>, shutdown: CancellationToken) {
     tokio::join!(
         sync,
         snapshot_periodically(&gw, &shutdown),
-        keep_house(&gw, &shutdown)
+        keep_house(&gw, &shutdown),
+        probe_upstreams(&gw, &shutdown),
     );
+}
+
+/// Active health probes (`routing.probe_interval_secs`): every deployment
+/// of the routing in force, concurrently, each round.
+async fn probe_upstreams(gw: &Gateway, shutdown: &CancellationToken) {
+    loop {
+        let live = gw.live();
+        let routing = &live.config.routing;
+        let interval = Duration::from_secs(routing.probe_interval_secs.max(1));
+        if routing.probe_interval_secs > 0 {
+            let path = routing.probe_path.clone();
+            let probes = live
+                .upstreams
+                .deployments()
+                .map(|d| gw.forwarder.probe(d, &path));
+            futures_util::future::join_all(probes).await;
+        }
+        drop(live);
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
 }
 
 /// Loads the snapshot (if any), marks the index loaded, then follows the

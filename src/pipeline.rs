@@ -83,7 +83,7 @@ async fn pipeline(
     info: &mut RequestInfo,
 ) -> Result<Response, GatewayError> {
     // Auth: gateway key → tenant.
-    let tenant = stage_span!("auth").in_scope(|| gw.auth.authenticate(headers))?;
+    let tenant = stage_span!("auth").in_scope(|| gw.live().auth.authenticate(headers))?;
     info.tenant = Some(tenant.name.clone());
     // Body: limit, parse, validate.
     let body = read_body(body, headers, &BodyLimits::from(&gw.config.server)).await?;
@@ -96,7 +96,8 @@ async fn pipeline(
     // settles with the real cost on every way out.
     let admitted = admit(gw, &tenant, &request, info).instrument(stage_span!("ratelimit"));
     let charge = admitted.await?;
-    let call = Call::new(route, &tenant.name, headers, body, request, stream);
+    let mut call = Call::new(route, &tenant.name, headers, body, request, stream);
+    call.max_in_flight = tenant.limits.max_in_flight;
     if !policy.engaged() || !route.cacheable(&call.request) {
         return forward(gw, &call, charge, None, info).await;
     }
@@ -207,9 +208,10 @@ async fn get_upstream(
 ) -> Response {
     let mut info = RequestInfo::default();
     let result = async {
-        let tenant = stage_span!("auth").in_scope(|| gw.auth.authenticate(headers))?;
+        let live = gw.live();
+        let tenant = stage_span!("auth").in_scope(|| live.auth.authenticate(headers))?;
         info.tenant = Some(tenant.name.clone());
-        let upstream = gw.upstreams.route(model);
+        let route = live.upstreams.route(model);
         let call = UpstreamRequest {
             method: Method::GET,
             path: path.into(),
@@ -217,7 +219,7 @@ async fn get_upstream(
             body: Bytes::new(),
             stream: false,
         };
-        match gw.forwarder.send(upstream, &call).await {
+        match gw.forwarder.send(gw.forwarder.target(route), &call).await {
             Ok(answer) => {
                 info.attempts = answer.attempts;
                 Ok(answer.into_response(gw.stream_idle_timeout(), None))

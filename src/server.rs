@@ -21,6 +21,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 
 use crate::config::Config;
 use crate::error::GatewayError;
+use crate::gateway::ConfigSource;
 use crate::gateway::{Gateway, RunError};
 use crate::{access, admin, node, pipeline};
 
@@ -65,12 +66,26 @@ pub async fn run(
     config: Config,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
-    let gw = Arc::new(Gateway::new(config, shutdown.clone())?);
+    run_reloadable(listener, config, shutdown, None).await
+}
+
+/// [`run`], with `source` re-read on `SIGHUP` and `POST /admin/reload`.
+pub async fn run_reloadable(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+    source: Option<ConfigSource>,
+) -> Result<(), RunError> {
+    let hangup = source.is_some();
+    let gw = Arc::new(Gateway::with_source(config, shutdown.clone(), source)?);
     if gw.config.is_open() {
         tracing::warn!("no gateway API keys configured: every caller is tenant `default`");
     }
     let tasks = TaskTracker::new();
     tasks.spawn(node::run(Arc::clone(&gw), shutdown.clone()));
+    if hangup {
+        tasks.spawn(reload_on_hangup(Arc::clone(&gw), shutdown.clone()));
+    }
     listener::serve(
         listener,
         router(Arc::clone(&gw)),
@@ -83,6 +98,38 @@ pub async fn run(
     node::finish(&gw).await;
     tracing::info!("gateway stopped");
     Ok(())
+}
+
+/// Reloads the configuration on every `SIGHUP` until `shutdown`.
+async fn reload_on_hangup(gw: Arc<Gateway>, shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP: reload with POST /admin/reload");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                got = hangups.recv() => {
+                    if got.is_none() {
+                        return;
+                    }
+                    tracing::info!("SIGHUP: reloading the configuration");
+                    // The outcome is logged and counted by `reload`.
+                    let _ = gw.reload().await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (gw, shutdown);
+    }
 }
 
 async fn healthz() -> impl IntoResponse {

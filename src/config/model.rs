@@ -11,6 +11,7 @@ use super::proxy::{
     AdminConfig, DEFAULT_UPSTREAM_URL, RateLimitConfig, RedisConfig, RetryConfig, ServerConfig,
     TenantConfig, UpstreamConfig,
 };
+use super::routing::{ModelTarget, RoutingConfig};
 
 /// Why configuration could not be loaded; printed by `main` before exiting non-zero.
 #[derive(Debug, thiserror::Error)]
@@ -37,8 +38,9 @@ pub struct Config {
     /// Named upstream providers. The first is the default unless `default_upstream` says otherwise.
     pub upstreams: Vec<UpstreamConfig>,
     pub default_upstream: Option<String>,
-    /// Model name → upstream name. A trailing `*` matches a prefix (`"gpt-*"`).
-    pub models: BTreeMap<String, String>,
+    /// Model name → upstream name, or a table of deployments and a fallback
+    /// chain. A trailing `*` matches a prefix (`"gpt-*"`).
+    pub models: BTreeMap<String, ModelTarget>,
     /// Gateway API keys → tenants. Empty means the gateway runs open as tenant `default`.
     pub tenants: Vec<TenantConfig>,
     pub cache: CacheConfig,
@@ -54,6 +56,8 @@ pub struct Config {
     /// Model → the models to try in order when its upstream fails after its
     /// retries (connect errors, timeouts, 429s or 5xx on every attempt).
     pub fallbacks: BTreeMap<String, Vec<String>>,
+    /// Balancing, circuit breaking, probes and concurrency queueing.
+    pub routing: RoutingConfig,
     pub telemetry: TelemetryConfig,
 }
 
@@ -118,6 +122,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             prices: BTreeMap::new(),
             fallbacks: BTreeMap::new(),
+            routing: RoutingConfig::default(),
             telemetry: TelemetryConfig::default(),
         }
     }

@@ -148,6 +148,9 @@ pub struct TenantLimits {
     pub request_burst: Option<u32>,
     pub tokens_per_minute: Option<u32>,
     pub token_burst: Option<u32>,
+    /// Upstream requests of this tenant in flight at most (queued for
+    /// `routing.queue_timeout_ms`, then 429 with `Retry-After`).
+    pub max_in_flight: Option<u32>,
     /// Extra limits for one model of this tenant (on top of the tenant-wide ones).
     pub models: BTreeMap<String, ModelLimits>,
 }

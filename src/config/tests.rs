@@ -214,3 +214,73 @@ fn fallback_chains_are_read_and_bad_ones_refused() {
         assert!(err.to_string().contains("fallbacks"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn a_model_maps_to_an_upstream_or_to_deployments_with_a_chain() {
+    let text = r#"
+[[upstreams]]
+name = "a"
+base_url = "http://a/v1"
+[[upstreams]]
+name = "b"
+base_url = "http://b/v1"
+
+[models]
+"short" = "b"
+[models."gpt-4o"]
+deployments = [
+  { upstream = "a", weight = 3 },
+  { upstream = "b", model = "gpt-4o-2024", max_in_flight = 8 },
+]
+fallbacks = ["short"]
+
+[routing]
+balancer = "weighted"
+cache_fallbacks = true
+[routing.breaker]
+consecutive_failures = 2
+"#;
+    let config = load_text(text, &[]).unwrap();
+    assert_eq!(config.models["short"], ModelTarget::from("b"));
+    let table = &config.models["gpt-4o"];
+    let deployments = table.deployments();
+    assert_eq!(deployments.len(), 2);
+    assert_eq!((deployments[0].weight, deployments[1].weight), (3, 1));
+    assert_eq!(deployments[1].model.as_deref(), Some("gpt-4o-2024"));
+    assert_eq!(deployments[1].max_in_flight, Some(8));
+    assert_eq!(table.fallbacks(), ["short"]);
+    assert_eq!(config.routing.balancer, Balancer::Weighted);
+    assert!(config.routing.cache_fallbacks);
+    assert_eq!(config.routing.breaker.consecutive_failures, 2);
+    assert_eq!(
+        config.routing.breaker.eject_secs, 5,
+        "unset keys keep defaults"
+    );
+    let upstreams = "[[upstreams]]\nname = \"a\"\nbase_url = \"http://a/v1\"\n";
+    for (bad, says) in [
+        ("[models.m]\ndeployments = []\n", "no deployments"),
+        ("[models.m]\ndeployments = [{ upstream = \"zz\" }]\n", "zz"),
+        (
+            "[models.m]\ndeployments = [{ upstream = \"a\", weight = 0 }]\n",
+            "weight",
+        ),
+        (
+            "[models.m]\ndeployments = [{ upstream = \"a\", max_in_flight = 0 }]\n",
+            "max_in_flight",
+        ),
+        (
+            "[models.m]\ndeployments = [{ upstream = \"a\" }]\nfallbacks = [\"m\"]\n",
+            "fallbacks",
+        ),
+        ("[routing.breaker]\nfailure_ratio = 1.5\n", "failure_ratio"),
+        ("[routing]\nprobe_path = \"models\"\n", "probe_path"),
+    ] {
+        let err = load_text(&format!("{upstreams}{bad}"), &[]).unwrap_err();
+        assert!(err.to_string().contains(says), "{bad}: {err}");
+    }
+    // A typo in a deployment is an error, not a silently ignored key.
+    let typo =
+        format!("{upstreams}[models.m]\ndeployments = [{{ upstream = \"a\", wieght = 2 }}]\n");
+    let err = Config::from_toml(&typo, Path::new("t.toml")).unwrap_err();
+    assert!(err.to_string().contains("wieght"), "{err}");
+}

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use super::model::{Config, ConfigError};
 use super::proxy::TenantLimits;
+use super::routing::RoutingConfig;
 
 pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     let invalid = |m: String| Err(ConfigError::Invalid(m));
@@ -212,11 +213,58 @@ fn validate_upstreams(config: &Config) -> Result<(), ConfigError> {
         )));
     }
     for (model, target) in &config.models {
-        if !known(target) {
+        let deployments = target.deployments();
+        if deployments.is_empty() {
             return Err(ConfigError::Invalid(format!(
-                "models.{model:?} points to unknown upstream {target:?}"
+                "models.{model:?} lists no deployments"
             )));
         }
+        for d in &deployments {
+            if !known(&d.upstream) {
+                return Err(ConfigError::Invalid(format!(
+                    "models.{model:?} points to unknown upstream {:?}",
+                    d.upstream
+                )));
+            }
+            if d.weight == 0 || d.max_in_flight == Some(0) {
+                return Err(ConfigError::Invalid(format!(
+                    "models.{model:?}: a deployment's weight and max_in_flight must be at least 1"
+                )));
+            }
+            if d.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
+                return Err(ConfigError::Invalid(format!(
+                    "models.{model:?}: a deployment's model name is empty"
+                )));
+            }
+        }
+        check_chain(
+            &format!("models.\"{model}\".fallbacks"),
+            model,
+            target.fallbacks(),
+            true,
+        )?;
+    }
+    validate_routing(&config.routing)
+}
+
+fn validate_routing(routing: &RoutingConfig) -> Result<(), ConfigError> {
+    let b = &routing.breaker;
+    if b.consecutive_failures == 0
+        || !(b.failure_ratio > 0.0 && b.failure_ratio <= 1.0)
+        || b.window_secs == 0
+        || b.eject_secs == 0
+        || b.max_eject_secs < b.eject_secs
+    {
+        return Err(ConfigError::Invalid(
+            "routing.breaker: consecutive_failures, window_secs and eject_secs must be at least 1, \
+             failure_ratio within (0, 1], max_eject_secs at least eject_secs"
+                .into(),
+        ));
+    }
+    if !routing.probe_path.starts_with('/') {
+        return Err(ConfigError::Invalid(
+            "routing.probe_path must start with '/'".into(),
+        ));
     }
     Ok(())
 }
@@ -319,18 +367,28 @@ fn validate_telemetry(config: &Config) -> Result<(), ConfigError> {
 /// pointing back at the model, at most five deep.
 fn validate_fallbacks(config: &Config) -> Result<(), ConfigError> {
     for (model, chain) in &config.fallbacks {
-        let mut seen = HashSet::from([model.as_str()]);
-        if chain.is_empty() || chain.len() > 5 {
+        check_chain(&format!("fallbacks.\"{model}\""), model, chain, false)?;
+    }
+    Ok(())
+}
+
+fn check_chain(
+    at: &str,
+    model: &str,
+    chain: &[String],
+    may_be_empty: bool,
+) -> Result<(), ConfigError> {
+    let mut seen = HashSet::from([model]);
+    if (chain.is_empty() && !may_be_empty) || chain.len() > 5 {
+        return Err(ConfigError::Invalid(format!(
+            "{at} must list 1 to 5 models"
+        )));
+    }
+    for next in chain {
+        if next.trim().is_empty() || !seen.insert(next.as_str()) {
             return Err(ConfigError::Invalid(format!(
-                "fallbacks.\"{model}\" must list 1 to 5 models"
+                "{at}: {next:?} is empty, repeated or the model itself"
             )));
-        }
-        for next in chain {
-            if next.trim().is_empty() || !seen.insert(next.as_str()) {
-                return Err(ConfigError::Invalid(format!(
-                    "fallbacks.\"{model}\": {next:?} is empty, repeated or the model itself"
-                )));
-            }
         }
     }
     Ok(())

@@ -70,6 +70,34 @@ pub fn all() {
         "Time to write or load a snapshot"
     );
     describe_counter!(
+        "gateway_upstream_choices_total",
+        "Attempts sent to each deployment of a model, by model and deployment"
+    );
+    describe_gauge!(
+        "gateway_upstream_health",
+        "A deployment's circuit breaker: 1 closed (healthy), 0.5 half-open (probing), 0 open (ejected)"
+    );
+    describe_counter!(
+        "gateway_upstream_ejections_total",
+        "Times a deployment was ejected by its circuit breaker"
+    );
+    describe_counter!(
+        "gateway_upstream_probes_total",
+        "Active health probes by model, deployment and result"
+    );
+    describe_counter!(
+        "gateway_concurrency_queued_total",
+        "Requests that waited for a concurrency slot, by scope"
+    );
+    describe_counter!(
+        "gateway_concurrency_rejected_total",
+        "Requests refused (429) because a concurrency limit stayed full, by scope (tenant, deployment)"
+    );
+    describe_counter!(
+        "gateway_config_reloads_total",
+        "Configuration reloads (SIGHUP, POST /admin/reload) by result (applied, refused)"
+    );
+    describe_counter!(
         "gateway_upstream_fallbacks_total",
         "Requests tried on a fallback model after their model's upstream failed, by from, to and result"
     );

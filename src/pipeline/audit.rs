@@ -66,8 +66,13 @@ async fn audit(
     request: UpstreamRequest,
     cached: &CachedResponse,
 ) -> &'static str {
-    let upstream = gw.upstreams.route(Some(model));
-    let Ok(answer) = gw.forwarder.send(upstream, &request).await else {
+    let live = gw.live();
+    let route = live.upstreams.route(Some(model));
+    let Ok(answer) = gw
+        .forwarder
+        .send(gw.forwarder.target(route), &request)
+        .await
+    else {
         return "error";
     };
     let (UpstreamBody::Full(bytes), StatusCode::OK) = (&answer.body, answer.status) else {

@@ -123,6 +123,8 @@ pub struct Call<'a> {
     pub stream: bool,
     /// The client asked for the usage chunk of its stream.
     pub wants_usage: bool,
+    /// The tenant's concurrency limit on upstream calls.
+    pub max_in_flight: Option<u32>,
 }
 
 impl<'a> Call<'a> {
@@ -152,6 +154,7 @@ impl<'a> Call<'a> {
             request,
             stream,
             wants_usage,
+            max_in_flight: None,
         }
     }
 }

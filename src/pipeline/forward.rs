@@ -4,8 +4,9 @@
 //! learns what the answer cost and settles when it is dropped.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use serde_json::Value;
@@ -16,13 +17,14 @@ use super::events::{errors_as_events, strip_usage};
 use crate::access::RequestInfo;
 use crate::cache::{CachePolicy, CachedResponse, Capture, Keep, Landed, StreamFill, Usage};
 use crate::error::GatewayError;
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, Live};
 use crate::ratelimit::{Charge, UsageWatch, total_tokens};
 use crate::telemetry::record_usage;
 use crate::upstream::{
-    StreamObserver, UpstreamBody, UpstreamError, UpstreamRequest, UpstreamResponse,
+    StreamObserver, Target, UpstreamBody, UpstreamError, UpstreamRequest, UpstreamResponse,
     upstream_request_headers,
 };
+use tokio::time::Instant;
 
 pub async fn forward(
     gw: &Gateway,
@@ -31,7 +33,7 @@ pub async fn forward(
     fill: Option<Fill>,
     info: &mut RequestInfo,
 ) -> Result<Response, GatewayError> {
-    let upstream = gw.upstreams.route(Some(&call.request.model));
+    let live = gw.live();
     let request = UpstreamRequest {
         method: Method::POST,
         path: call.route.path.into(),
@@ -39,62 +41,99 @@ pub async fn forward(
         body: call.body.clone(),
         stream: call.stream,
     };
-    charge.sent();
-    let mut fell_back = None;
-    let answer = match gw.forwarder.send(upstream, &request).await {
-        Ok(answer) => answer,
-        Err(e) => match fallback(gw, call, &request).await {
-            Some((answer, model)) => {
-                fell_back = Some(model);
-                answer
-            }
-            None => return Err(failed(e, fill, &mut charge, info)),
-        },
+    // The tenant's concurrency limit: a short wait for a slot, then 429.
+    let wait = Duration::from_millis(live.config.routing.queue_timeout_ms);
+    let slot = match gw
+        .tenant_slots
+        .acquire(call.tenant, call.max_in_flight, wait)
+        .await
+    {
+        Ok(slot) => slot,
+        Err(_) => {
+            gw.metrics.concurrency_rejected("tenant");
+            let error = GatewayError::Overloaded {
+                message: format!(
+                    "tenant {} has {} upstream requests in flight, its limit",
+                    call.tenant,
+                    call.max_in_flight.unwrap_or_default()
+                ),
+                retry_after: Duration::from_secs(1),
+            };
+            return Err(failed(error, 0, fill, &mut charge, info));
+        }
     };
-    // Another model's answer is not kept under this request's key: the
-    // flight lands abandoned (its followers ask for themselves).
-    let fill = match fell_back {
-        Some(_) => {
+    charge.sent();
+    let (mut answer, answered_by) = match chain(gw, &live, call, &request).await {
+        Ok(answered) => answered,
+        Err(e) => {
+            let attempts = e.attempts();
+            return Err(failed(e.into(), attempts, fill, &mut charge, info));
+        }
+    };
+    if let (Some(in_flight), Some(slot)) = (answer.in_flight.as_mut(), slot) {
+        in_flight.hold(Box::new(slot));
+    }
+    let fell_back = answered_by != call.request.model;
+    // Another model's answer is kept under this request's key only when
+    // the operator allows it; otherwise the flight lands abandoned (its
+    // followers ask for themselves).
+    let fill = match fell_back && !live.upstreams.cache_fallbacks {
+        true => {
             if let Some(flight) = fill.and_then(|f| f.flight) {
                 flight.land(Landed::Abandoned);
             }
             None
         }
-        None => fill,
+        false => fill,
     };
     info.attempts = answer.attempts;
+    let served = served_headers(&answer, &answered_by, fell_back);
     // What the call cost is priced as the model that answered.
-    let answered_by = fell_back.as_deref().unwrap_or(&call.request.model);
     let observer = match &answer.body {
-        UpstreamBody::Stream(_) => Some(watch_stream(gw, call, answered_by, charge, fill)),
+        UpstreamBody::Stream(..) => Some(watch_stream(gw, call, &answered_by, charge, fill)),
         UpstreamBody::Full(bytes) => {
-            complete(gw, call, answered_by, charge, answer.status, bytes, fill);
+            complete(gw, call, &answered_by, charge, answer.status, bytes, fill);
             None
         }
     };
     let mut response = answer.into_response(gw.stream_idle_timeout(), observer);
-    if let Some(model) = fell_back.and_then(|m| HeaderValue::from_str(&m).ok()) {
-        response
-            .headers_mut()
-            .insert("x-gateway-fallback-model", model);
-    }
+    response.headers_mut().extend(served);
     if call.stream && !call.wants_usage {
         response = strip_usage(response);
     }
     Ok(errors_as_events(response))
 }
 
-/// The upstream failed after its retries: the charge is released and the
-/// flight lands the error for its followers.
+/// Where an answer was served: `x-gateway-upstream`, `x-gateway-model` (the
+/// name the upstream was sent) and, after a fallback,
+/// `x-gateway-fallback-model`.
+fn served_headers(answer: &UpstreamResponse, answered_by: &str, fell_back: bool) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let sent = answer.model.as_deref().unwrap_or(answered_by);
+    let values = [
+        ("x-gateway-upstream", Some(answer.upstream.as_str())),
+        ("x-gateway-model", Some(sent)),
+        ("x-gateway-fallback-model", fell_back.then_some(answered_by)),
+    ];
+    for (name, value) in values {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.insert(name, value);
+        }
+    }
+    headers
+}
+
+/// The request failed: the charge is released and the flight lands the
+/// error for its followers.
 fn failed(
-    e: UpstreamError,
+    error: GatewayError,
+    attempts: u32,
     fill: Option<Fill>,
     charge: &mut Charge,
     info: &mut RequestInfo,
 ) -> GatewayError {
-    info.attempts = e.attempts();
+    info.attempts = attempts;
     charge.failed();
-    let error = GatewayError::from(e);
     if let Some(flight) = fill.and_then(|f| f.flight) {
         let body = Bytes::from(error.body().to_string());
         flight.land(Landed::Failed {
@@ -105,41 +144,82 @@ fn failed(
     error
 }
 
-/// Walks the model's fallback chain (`[fallbacks]`): the same request with
-/// `model` replaced, sent to that model's upstream with its own retries;
-/// the first answer wins. `None` when there is no chain or all failed.
-async fn fallback(
+/// The requested model, then its fallback chain: each model's deployments
+/// with its own attempts, all within one deadline. A model none of whose
+/// deployments is healthy is skipped — unless no model of the chain has a
+/// healthy one, when the requested model is tried anyway. The first answer
+/// wins; with none, the requested model's error (or the first one seen).
+async fn chain(
     gw: &Gateway,
+    live: &Live,
     call: &Call<'_>,
     request: &UpstreamRequest,
-) -> Option<(UpstreamResponse, String)> {
-    let chain = gw.config.fallbacks.get(&call.request.model)?;
-    for model in chain {
-        let mut body: Value = serde_json::from_slice(&call.body).ok()?;
-        body["model"] = Value::String(model.clone());
-        let request = UpstreamRequest {
-            method: request.method.clone(),
-            path: request.path.clone(),
-            headers: request.headers.clone(),
-            body: Bytes::from(serde_json::to_vec(&body).ok()?),
-            stream: request.stream,
+) -> Result<(UpstreamResponse, String), UpstreamError> {
+    let requested = &call.request.model;
+    let models: Vec<String> = std::iter::once(requested.clone())
+        .chain(live.upstreams.fallbacks(requested))
+        .collect();
+    let now = Instant::now();
+    let routes: Vec<_> = models
+        .iter()
+        .map(|m| live.upstreams.route(Some(m)))
+        .collect();
+    let healthy: Vec<bool> = routes.iter().map(|r| r.healthy(now)).collect();
+    let force = !healthy.contains(&true);
+    let deadline = gw.forwarder.deadline();
+    let mut first_error = None;
+    for (i, (model, route)) in models.iter().zip(&routes).enumerate() {
+        let force = force && i == 0;
+        if !healthy[i] && !force {
+            if i > 0 {
+                gw.metrics.upstream_fallback(requested, model, "skipped");
+            }
+            continue;
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        let renamed;
+        let request = match i {
+            0 => request,
+            _ => {
+                renamed = UpstreamRequest {
+                    method: request.method.clone(),
+                    path: request.path.clone(),
+                    headers: request.headers.clone(),
+                    body: request.body_for(Some(model)),
+                    stream: request.stream,
+                };
+                &renamed
+            }
         };
-        let upstream = gw.upstreams.route(Some(model));
-        match gw.forwarder.send(upstream, &request).await {
+        let target = Target {
+            route,
+            deadline,
+            force,
+        };
+        match gw.forwarder.send(target, request).await {
             Ok(answer) => {
-                gw.metrics
-                    .upstream_fallback(&call.request.model, model, "ok");
-                tracing::warn!(from = %call.request.model, to = %model, "upstream failed: answered by the fallback model");
-                return Some((answer, model.clone()));
+                if i > 0 {
+                    gw.metrics.upstream_fallback(requested, model, "ok");
+                    tracing::warn!(from = %requested, to = %model, "answered by a fallback model");
+                }
+                return Ok((answer, model.clone()));
             }
             Err(e) => {
-                gw.metrics
-                    .upstream_fallback(&call.request.model, model, "failed");
-                tracing::warn!(from = %call.request.model, to = %model, error = %e, "fallback model failed too");
+                if i > 0 {
+                    gw.metrics.upstream_fallback(requested, model, "failed");
+                }
+                if models.len() > 1 {
+                    tracing::warn!(model = %model, error = %e, "model failed: trying the next of its chain");
+                }
+                first_error.get_or_insert(e);
             }
         }
     }
-    None
+    Err(first_error.unwrap_or_else(|| UpstreamError::Ejected {
+        model: requested.clone(),
+    }))
 }
 
 /// A 200 stream: its usage settles the charge and, when the cache takes

@@ -2,6 +2,7 @@
 //! back (a full body, or a 200 stream to pass through), and why forwarding
 //! failed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -9,6 +10,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 
+use super::route::Deployment;
 use super::stream::{StreamObserver, passthrough};
 
 /// A request to send upstream: the client's body bytes, untouched.
@@ -33,11 +35,63 @@ impl UpstreamRequest {
             .and_then(|v| v.trim().parse::<u32>().ok())
             .is_some_and(|n| n > 0)
     }
+
+    /// The body to send to a deployment that serves the model as `model`
+    /// (`None`: as the client named it).
+    pub fn body_for(&self, model: Option<&str>) -> Bytes {
+        let Some(model) = model else {
+            return self.body.clone();
+        };
+        match serde_json::from_slice::<serde_json::Value>(&self.body) {
+            Ok(mut value) if value.is_object() && value["model"] != model => {
+                value["model"] = serde_json::Value::String(model.to_string());
+                serde_json::to_vec(&value).map_or_else(|_| self.body.clone(), Bytes::from)
+            }
+            _ => self.body.clone(),
+        }
+    }
+}
+
+/// A request in flight on a deployment: counted in its load and holding
+/// its concurrency slot until dropped — with the response, or at the end of
+/// a stream.
+pub struct InFlight {
+    deployment: Arc<Deployment>,
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Other holds released with it (a tenant's concurrency slot).
+    extra: Vec<Box<dyn Send + Sync>>,
+}
+
+impl InFlight {
+    pub fn new(
+        deployment: Arc<Deployment>,
+        slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Self {
+        deployment.state.load.started();
+        Self {
+            deployment,
+            _slot: slot,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Keeps `hold` until this request ends.
+    pub fn hold(&mut self, hold: Box<dyn Send + Sync>) {
+        self.extra.push(hold);
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.deployment.state.load.finished();
+        self.extra.clear();
+    }
 }
 
 pub enum UpstreamBody {
     Full(Bytes),
-    Stream(reqwest::Response),
+    /// A 200 stream: its first chunk, already read, and the rest.
+    Stream(Bytes, reqwest::Response),
 }
 
 /// The upstream's answer, headers already filtered for the client.
@@ -46,6 +100,11 @@ pub struct UpstreamResponse {
     pub headers: HeaderMap,
     pub body: UpstreamBody,
     pub attempts: u32,
+    /// The upstream that answered, and the model name it was sent (`None`:
+    /// the request's own).
+    pub upstream: String,
+    pub model: Option<String>,
+    pub in_flight: Option<InFlight>,
 }
 
 impl UpstreamResponse {
@@ -58,7 +117,9 @@ impl UpstreamResponse {
     ) -> Response {
         let body = match self.body {
             UpstreamBody::Full(bytes) => Body::from(bytes),
-            UpstreamBody::Stream(resp) => passthrough(resp, stream_idle, observer),
+            UpstreamBody::Stream(first, resp) => {
+                passthrough(first, resp, stream_idle, observer, self.in_flight)
+            }
         };
         let mut response = Response::new(body);
         *response.status_mut() = self.status;
@@ -84,6 +145,13 @@ pub enum UpstreamError {
     },
     #[error("upstream {upstream} did not answer in time ({attempts} attempts)")]
     Timeout { upstream: String, attempts: u32 },
+    #[error("upstream {upstream} is at its concurrency limit")]
+    Saturated {
+        upstream: String,
+        retry_after: Duration,
+    },
+    #[error("every deployment of model {model} is ejected after repeated failures")]
+    Ejected { model: String },
 }
 
 impl UpstreamError {
@@ -92,6 +160,7 @@ impl UpstreamError {
             Self::RateLimited { attempts, .. }
             | Self::Unavailable { attempts, .. }
             | Self::Timeout { attempts, .. } => *attempts,
+            Self::Saturated { .. } | Self::Ejected { .. } => 0,
         }
     }
 }

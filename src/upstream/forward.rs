@@ -1,21 +1,28 @@
-//! The forwarding loop: lease a key, send, classify, back off, retry — until an
-//! answer, the attempt limit, or the deadline. Nothing is retried once a stream
-//! has been handed to the client: a 200 stream ends the loop.
+//! The forwarding loop over one model's route: choose a deployment (healthy,
+//! balanced), lease a key, take a slot, send, classify, record the outcome on
+//! the deployment's breaker and load, then move on to another deployment at
+//! once or back off and retry — until an answer, the attempt limit, or the
+//! deadline. A 200 stream counts as answered once its first chunk arrived (a
+//! stream that breaks before it is a failed attempt); nothing is retried
+//! after that.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, sleep, timeout_at};
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
+use super::balance::FAILURE_PENALTY;
 use super::budget::RetryBudget;
-use super::exchange::{UpstreamBody, UpstreamError, UpstreamRequest, UpstreamResponse};
+use super::exchange::{InFlight, UpstreamBody, UpstreamError, UpstreamRequest, UpstreamResponse};
 use super::headers::client_response_headers;
+use super::health::Phase;
 use super::pool::Lease;
 use super::retry::{RetryPolicy, is_retryable, retry_after};
-use super::route::Upstream;
+use super::route::{Deployment, ModelRoute, Upstream};
 use crate::config::RetryConfig;
 use crate::metrics::Metrics;
 
@@ -30,6 +37,11 @@ enum Failure {
     /// The provider refused the key (401/403); it is quarantined and the
     /// next attempt, at once, uses another.
     KeyRejected(StatusCode),
+    /// No key or no concurrency slot came free in time (nothing was sent).
+    Busy {
+        rate_limited: bool,
+        retry_after: Duration,
+    },
 }
 
 impl Failure {
@@ -72,6 +84,18 @@ impl Failure {
                 attempts,
                 last: format!("status {status}: the provider refused the pool's keys"),
             },
+            Self::Busy {
+                rate_limited: true,
+                retry_after,
+            } => UpstreamError::RateLimited {
+                upstream,
+                attempts,
+                retry_after: Some(retry_after),
+            },
+            Self::Busy { retry_after, .. } => UpstreamError::Saturated {
+                upstream,
+                retry_after,
+            },
         }
     }
 }
@@ -82,6 +106,15 @@ pub struct Forwarder {
     policy: RetryPolicy,
     budget: RetryBudget,
     metrics: Arc<Metrics>,
+}
+
+/// Where and how one model's request goes.
+pub struct Target<'a> {
+    pub route: &'a ModelRoute,
+    /// Shared by every model of a fallback chain.
+    pub deadline: Instant,
+    /// Try even if every deployment is ejected.
+    pub force: bool,
 }
 
 impl Forwarder {
@@ -100,14 +133,35 @@ impl Forwarder {
         })
     }
 
-    /// Forwards `request` to `upstream`, retrying throttling, 5xx, connection
-    /// errors and timeouts with backoff, within the total deadline.
+    /// A lone model's target: the deadline from now, forced when every
+    /// deployment is ejected.
+    pub fn target<'a>(&self, route: &'a ModelRoute) -> Target<'a> {
+        Target {
+            route,
+            deadline: self.deadline(),
+            force: !route.healthy(Instant::now()),
+        }
+    }
+
+    /// A request's deadline, counted from now.
+    pub fn deadline(&self) -> Instant {
+        Instant::now() + self.policy.deadline
+    }
+
+    /// Forwards `request` along `target`'s route: a failed attempt moves on
+    /// to another healthy deployment at once, or retries with backoff when
+    /// there is none — throttling, 5xx, connection errors and timeouts, within
+    /// the attempt limit, the retry budget and the deadline.
     pub async fn send(
         &self,
-        upstream: &Upstream,
+        target: Target<'_>,
         request: &UpstreamRequest,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        let deadline = Instant::now() + self.policy.deadline;
+        let Target {
+            route,
+            deadline,
+            force,
+        } = target;
         let mut attempts = 0;
         let client_retry = request.client_retry();
         self.budget.started(client_retry);
@@ -116,35 +170,74 @@ impl Forwarder {
         } else {
             self.policy.max_attempts
         };
+        let mut tried: Vec<usize> = Vec::new();
+        let mut last: Option<(Failure, Arc<Deployment>)> = None;
+        // Passes that sent nothing (a deployment skipped) are bounded too.
+        let mut passes = 0;
         loop {
-            let lease = match self.lease(upstream, deadline).await {
-                Ok(lease) => lease,
-                Err(wait) => {
-                    return Err(UpstreamError::RateLimited {
-                        upstream: upstream.name.clone(),
-                        attempts,
-                        retry_after: Some(wait),
-                    });
+            passes += 1;
+            let now = Instant::now();
+            let spun = passes > 2 * (route.deployments.len() + max_attempts as usize) + 2;
+            let picked = route.pick(&tried, force, now).filter(|_| !spun);
+            let Some(index) = picked else {
+                return Err(match last {
+                    Some((failure, d)) => failure.into_error(&d.upstream, attempts),
+                    None => UpstreamError::Ejected {
+                        model: route
+                            .deployments
+                            .first()
+                            .map_or_else(String::new, |d| d.route.clone()),
+                    },
+                });
+            };
+            let deployment = Arc::clone(&route.deployments[index]);
+            let others = route.has_untried(&[tried.as_slice(), &[index]].concat(), now);
+            let (lease, slot) = match self.admit(&deployment, route, deadline, others).await {
+                Ok(admitted) => admitted,
+                Err(failure) => {
+                    if !others {
+                        return Err(failure.into_error(&deployment.upstream, attempts));
+                    }
+                    tried.push(index);
+                    last = Some((failure, deployment));
+                    continue;
                 }
             };
+            // Forced: every deployment is ejected and one is tried anyway.
+            if !force && !deployment.state.breaker.admit(Instant::now()) {
+                // Another request took the half-open probe first.
+                tried.push(index);
+                continue;
+            }
             attempts += 1;
+            let upstream = &deployment.upstream;
             let span = crate::stage_span!(
                 "upstream.attempt",
                 otel.kind = "client",
                 otel.status_code = Empty,
                 gateway.upstream = %upstream.name,
+                gateway.deployment = %deployment.label,
                 gateway.retry.attempt = attempts,
                 http.response.status_code = Empty,
                 gateway.outcome = Empty,
             );
-            let attempt = self.attempt(upstream, lease, request, deadline);
+            self.metrics
+                .upstream_choice(&deployment.route, &deployment.label);
+            let in_flight = InFlight::new(Arc::clone(&deployment), slot);
+            let attempt = self.attempt(&deployment, lease, request, deadline);
             let failure = match attempt.instrument(span).await {
                 Ok(mut response) => {
                     response.attempts = attempts;
+                    response.upstream = upstream.name.clone();
+                    response.model = deployment.model.clone();
+                    response.in_flight = Some(in_flight);
                     return Ok(response);
                 }
                 Err(failure) => failure,
             };
+            drop(in_flight);
+            tried.push(index);
+            let elsewhere = route.has_untried(&tried, Instant::now());
             // Moving off a refused key is not a retry of the request: it
             // spends no budget, and a client's retry may do it too.
             let more = match failure {
@@ -161,8 +254,10 @@ impl Forwarder {
             if !more {
                 return Err(failure.into_error(upstream, attempts));
             }
+            // Another deployment is another provider: no reason to wait.
             let wait = match failure {
                 Failure::KeyRejected(_) => Duration::ZERO,
+                _ if elsewhere => Duration::ZERO,
                 _ => self.policy.wait(
                     attempts,
                     failure.upstream_wide_retry_after(),
@@ -173,70 +268,118 @@ impl Forwarder {
                 return Err(failure.into_error(upstream, attempts));
             }
             self.metrics.upstream_retry(&upstream.name);
+            last = Some((failure, Arc::clone(&deployment)));
             sleep(wait).await;
         }
     }
 
-    /// A key to use, waiting for a resting key when all rest — unless that wait
-    /// would pass the deadline (then `Err(wait)`).
-    async fn lease(
+    /// A key and, under a cap, a concurrency slot for `deployment`. When
+    /// `others` could take the request instead, nothing is waited for.
+    async fn admit(
         &self,
-        upstream: &Upstream,
+        deployment: &Deployment,
+        route: &ModelRoute,
         deadline: Instant,
-    ) -> Result<Option<usize>, Duration> {
-        loop {
-            match upstream.pool.lease() {
-                Lease::Key(index) => return Ok(Some(index)),
-                Lease::Anonymous => return Ok(None),
+        others: bool,
+    ) -> Result<(Option<usize>, Option<OwnedSemaphorePermit>), Failure> {
+        let lease = loop {
+            match deployment.upstream.pool.lease() {
+                Lease::Key(index) => break Some(index),
+                Lease::Anonymous => break None,
                 Lease::Wait(wait) => {
-                    if Instant::now() + wait >= deadline {
-                        return Err(wait);
+                    if others || Instant::now() + wait >= deadline {
+                        return Err(Failure::Busy {
+                            rate_limited: true,
+                            retry_after: wait,
+                        });
                     }
                     sleep(wait).await;
                 }
             }
+        };
+        let Some(slots) = &deployment.state.slots else {
+            return Ok((lease, None));
+        };
+        if let Ok(permit) = Arc::clone(slots).try_acquire_owned() {
+            return Ok((lease, Some(permit)));
+        }
+        let busy = Failure::Busy {
+            rate_limited: false,
+            retry_after: Duration::from_secs(1),
+        };
+        if others {
+            return Err(busy);
+        }
+        self.metrics
+            .upstream_queued(&deployment.route, &deployment.label);
+        let until = deadline.min(Instant::now() + route.queue_timeout);
+        match timeout_at(until, Arc::clone(slots).acquire_owned()).await {
+            Ok(Ok(permit)) => Ok((lease, Some(permit))),
+            _ => Err(busy),
         }
     }
 
-    /// One attempt, bounded by the attempt timeout and the deadline.
+    /// One attempt, bounded by the attempt timeout and the deadline; its
+    /// outcome goes to the deployment's breaker and load.
     async fn attempt(
         &self,
-        upstream: &Upstream,
+        deployment: &Deployment,
         lease: Option<usize>,
         request: &UpstreamRequest,
         deadline: Instant,
     ) -> Result<UpstreamResponse, Failure> {
+        let upstream = &deployment.upstream;
         let started = Instant::now();
         let limit = deadline.min(started + self.policy.attempt_timeout);
-        let result = timeout_at(limit, self.exchange(upstream, lease, request)).await;
+        let body = request.body_for(deployment.model.as_deref());
+        let result = timeout_at(limit, self.exchange(upstream, lease, request, body)).await;
         let elapsed = started.elapsed();
-        let record = |outcome: &str| {
+        let record = |outcome: &str, healthy: Option<bool>| {
             let span = Span::current();
             span.record("gateway.outcome", outcome);
             if !matches!(outcome.parse::<u16>(), Ok(status) if status < 400) {
                 span.record("otel.status_code", "error");
             }
             self.metrics
-                .upstream_attempt(&upstream.name, outcome, elapsed)
+                .upstream_attempt(&upstream.name, outcome, elapsed);
+            let now = Instant::now();
+            let failed = healthy == Some(false);
+            let latency = match failed {
+                true => elapsed.max(FAILURE_PENALTY),
+                false => elapsed,
+            };
+            deployment.state.load.observe(latency, now);
+            if let Some(ok) = healthy {
+                self.health(deployment, ok, now);
+            }
         };
         let response = match result {
             Err(_) => {
-                record("timeout");
+                record("timeout", Some(false));
                 return Err(Failure::Timeout);
             }
             Ok(Err(e)) if e.is_timeout() => {
-                record("timeout");
+                record("timeout", Some(false));
                 return Err(Failure::Timeout);
             }
             Ok(Err(e)) => {
-                record("error");
+                record("error", Some(false));
                 return Err(Failure::Transport(describe(&e)));
             }
-            Ok(Ok(response)) => response,
+            Ok(Ok(None)) => {
+                record("empty_stream", Some(false));
+                return Err(Failure::Transport(
+                    "the stream ended before its first byte".into(),
+                ));
+            }
+            Ok(Ok(Some(response))) => response,
         };
-        record(response.status.as_str());
-        Span::current().record("http.response.status_code", response.status.as_u16());
-        let refused = matches!(response.status.as_u16(), 401 | 403);
+        let status = response.status;
+        // A 429 is about keys and quotas, not the deployment's health.
+        let healthy = (status != StatusCode::TOO_MANY_REQUESTS).then(|| !status.is_server_error());
+        record(status.as_str(), healthy);
+        Span::current().record("http.response.status_code", status.as_u16());
+        let refused = matches!(status.as_u16(), 401 | 403);
         if let Some(index) = lease.filter(|_| refused)
             && upstream.pool.quarantine(index, self.policy.key_quarantine)
         {
@@ -244,19 +387,19 @@ impl Forwarder {
             tracing::warn!(
                 upstream = %upstream.name,
                 key = index,
-                status = response.status.as_u16(),
+                status = status.as_u16(),
                 "the provider refused a pool key: quarantined, retrying with another"
             );
-            return Err(Failure::KeyRejected(response.status));
+            return Err(Failure::KeyRejected(status));
         }
-        if is_retryable(response.status) {
+        if is_retryable(status) {
             let wait = retry_after(&response.headers, SystemTime::now())
                 .map(|d| d.min(self.policy.max_retry_after));
-            if let (StatusCode::TOO_MANY_REQUESTS, Some(index)) = (response.status, lease) {
+            if let (StatusCode::TOO_MANY_REQUESTS, Some(index)) = (status, lease) {
                 upstream.pool.cool_down(index, wait);
             }
             return Err(Failure::Status {
-                status: response.status,
+                status,
                 retry_after: wait,
             });
         }
@@ -266,13 +409,58 @@ impl Forwarder {
         Ok(response)
     }
 
-    /// Sends once; reads the whole body unless it is a 200 stream.
+    /// Feeds an outcome to the deployment's breaker; a change of phase is
+    /// a metric and a log line.
+    pub fn health(&self, deployment: &Deployment, ok: bool, now: Instant) {
+        let Some(transition) = deployment.state.breaker.record(ok, now) else {
+            return;
+        };
+        let (model, label) = (&deployment.route, &deployment.label);
+        self.metrics.upstream_health(model, label, transition.to);
+        match transition.to {
+            Phase::Open => tracing::warn!(
+                model = %model,
+                deployment = %label,
+                eject_secs = transition.for_.as_secs_f64(),
+                "deployment ejected: its attempts keep failing"
+            ),
+            _ => tracing::info!(model = %model, deployment = %label, "deployment healthy again"),
+        }
+    }
+
+    /// An active probe: `GET <base_url><path>` with a pool key; a 2xx-4xx
+    /// answer (other than 429) in time is healthy.
+    pub async fn probe(&self, deployment: &Deployment, path: &str) {
+        let upstream = &deployment.upstream;
+        let lease = match upstream.pool.lease() {
+            Lease::Key(index) => Some(index),
+            _ => None,
+        };
+        let mut builder = self
+            .http
+            .get(upstream.url(path))
+            .timeout(self.policy.attempt_timeout);
+        if let Some(key) = lease.and_then(|i| upstream.pool.header(i)) {
+            builder = builder.header(header::AUTHORIZATION, key.clone());
+        }
+        let ok = match builder.send().await {
+            Ok(response) => !response.status().is_server_error(),
+            Err(_) => false,
+        };
+        self.metrics
+            .upstream_probe(&deployment.route, &deployment.label, ok);
+        self.health(deployment, ok, Instant::now());
+    }
+
+    /// Sends once; reads the whole body unless it is a 200 stream, whose
+    /// first chunk is awaited (`None`: it ended or broke before one came).
     async fn exchange(
         &self,
         upstream: &Upstream,
         lease: Option<usize>,
         request: &UpstreamRequest,
-    ) -> Result<UpstreamResponse, reqwest::Error> {
+        body: bytes::Bytes,
+    ) -> Result<Option<UpstreamResponse>, reqwest::Error> {
         let mut headers = request.headers.clone();
         // The attempt's own span is the upstream's parent when traces are on;
         // otherwise the client's traceparent passes through unchanged.
@@ -285,24 +473,34 @@ impl Forwarder {
             .http
             .request(request.method.clone(), upstream.url(&request.path))
             .headers(headers)
-            .body(request.body.clone());
+            .body(body);
         if let Some(key) = lease.and_then(|i| upstream.pool.header(i)) {
             builder = builder.header(header::AUTHORIZATION, key.clone());
         }
-        let response = builder.send().await?;
+        let mut response = builder.send().await?;
         let status = response.status();
         let headers: HeaderMap = client_response_headers(response.headers());
         let body = if request.stream && status == StatusCode::OK {
-            UpstreamBody::Stream(response)
+            let first = loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) if chunk.is_empty() => continue,
+                    Ok(Some(chunk)) => break chunk,
+                    Ok(None) | Err(_) => return Ok(None),
+                }
+            };
+            UpstreamBody::Stream(first, response)
         } else {
             UpstreamBody::Full(response.bytes().await?)
         };
-        Ok(UpstreamResponse {
+        Ok(Some(UpstreamResponse {
             status,
             headers,
             body,
             attempts: 0,
-        })
+            upstream: String::new(),
+            model: None,
+            in_flight: None,
+        }))
     }
 }
 

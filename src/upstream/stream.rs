@@ -10,6 +10,8 @@ use axum::body::Body;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
+use super::exchange::InFlight;
+
 /// Watches a passed-through stream. Dropped without `end` when the client
 /// goes away first.
 pub trait StreamObserver: Send + 'static {
@@ -19,8 +21,11 @@ pub trait StreamObserver: Send + 'static {
 }
 
 struct State {
+    first: Option<Bytes>,
     chunks: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
     observer: Option<Box<dyn StreamObserver>>,
+    /// Released when the stream ends or the client goes.
+    _in_flight: Option<InFlight>,
 }
 
 impl State {
@@ -31,20 +36,28 @@ impl State {
     }
 }
 
-/// Passes `response`'s body through; dropping the returned body (client gone)
+/// Passes `first`, then the rest of `response`'s body through; dropping the returned body (client gone)
 /// drops the upstream response, which cancels the upstream request.
 pub fn passthrough(
+    first: Bytes,
     response: reqwest::Response,
     idle: Duration,
     observer: Option<Box<dyn StreamObserver>>,
+    in_flight: Option<InFlight>,
 ) -> Body {
     let state = State {
+        first: Some(first),
         chunks: response.bytes_stream().boxed(),
         observer,
+        _in_flight: in_flight,
     };
     let stream = futures_util::stream::unfold(Some(state), move |state| async move {
         let mut state = state?;
-        let failure = match tokio::time::timeout(idle, state.chunks.next()).await {
+        let next = match state.first.take() {
+            Some(first) => Ok(Some(Ok(first))),
+            None => tokio::time::timeout(idle, state.chunks.next()).await,
+        };
+        let failure = match next {
             Ok(Some(Ok(bytes))) => {
                 if let Some(observer) = state.observer.as_mut() {
                     observer.chunk(&bytes);

@@ -133,3 +133,81 @@ async fn the_binary_logs_one_json_line_per_request_and_drains_on_sigterm() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// A config file sending `mock-model` to `serving` (`a` or `b`).
+fn routing_file(path: &std::path::Path, a: &str, b: &str, serving: &str) {
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[[upstreams]]\nname = \"a\"\nbase_url = \"{a}\"\n\
+         [[upstreams]]\nname = \"b\"\nbase_url = \"{b}\"\n\n[models]\n\"mock-model\" = \"{serving}\"\n\n\
+         [[tenants]]\nname = \"team-a\"\napi_keys = [\"{KEY_A}\"]\n\n[cache]\nenabled = false\n"
+    );
+    std::fs::write(path, text).expect("write config");
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_configuration_and_a_bad_file_keeps_the_running_one() {
+    let (a, b) = (mock().await, mock().await);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("gateway.toml");
+    routing_file(&path, &a.base_url(), &b.base_url(), "a");
+    let mut child = gateway()
+        .arg("--config")
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = lines(&mut child);
+    let started = next_json(&rx, "gateway listening");
+    let addr = started["addr"].as_str().expect("bound address").to_string();
+    let http = reqwest::Client::new();
+    let ask = async |text: &str| {
+        let response = http
+            .post(format!("http://{addr}/v1/chat/completions"))
+            .bearer_auth(KEY_A)
+            .body(chat(text).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.headers()["x-gateway-upstream"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let hangup = || {
+        let pid = child.id().to_string();
+        let sent = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+        assert!(sent.success());
+    };
+    assert_eq!(ask("before").await, "a");
+    // A broken file: refused, logged with its reason; `a` still serves.
+    std::fs::write(&path, "[models\n").expect("write");
+    hangup();
+    let refused = next_json(
+        &rx,
+        "configuration reload refused: the running configuration stays",
+    );
+    assert!(
+        refused["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("gateway.toml")),
+        "{refused}"
+    );
+    assert_eq!(ask("still a").await, "a");
+    // A good one moves the model to `b`, on the same process and port.
+    routing_file(&path, &a.base_url(), &b.base_url(), "b");
+    hangup();
+    next_json(&rx, "configuration reloaded");
+    assert_eq!(ask("after").await, "b");
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let waited =
+        tokio::time::timeout(WAIT, tokio::task::spawn_blocking(move || child.wait())).await;
+    assert!(
+        waited
+            .expect("exits on SIGTERM")
+            .unwrap()
+            .unwrap()
+            .success()
+    );
+}

@@ -10,6 +10,7 @@ mod proxy;
 mod ratelimit;
 mod redis;
 mod retry;
+mod routing;
 mod semantic;
 mod shutdown;
 mod support;

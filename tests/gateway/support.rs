@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use g_aigateway::config::{Config, RetryConfig, Secret, TenantConfig, UpstreamConfig};
-use g_aigateway::{RunError, run};
+use g_aigateway::{ConfigSource, RunError, run_reloadable};
 use mock_upstream::{MockOptions, MockUpstream};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -95,12 +95,21 @@ pub fn config_for(mock: &MockUpstream) -> Config {
 }
 
 pub async fn start(config: Config) -> TestGateway {
+    launch(config, None).await
+}
+
+/// Like [`start`], reloading from `source` on `POST /admin/reload`.
+pub async fn start_reloadable(config: Config, source: ConfigSource) -> TestGateway {
+    launch(config, Some(source)).await
+}
+
+async fn launch(config: Config, source: Option<ConfigSource>) -> TestGateway {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let shutdown = CancellationToken::new();
-    let handle = tokio::spawn(run(listener, config, shutdown.clone()));
+    let handle = tokio::spawn(run_reloadable(listener, config, shutdown.clone(), source));
     TestGateway {
         addr,
         shutdown,
