@@ -133,15 +133,15 @@ fn availability(total: u64) {
         servers.block_on(async { MockUpstream::start(options).await.expect("mock") })
     };
     println!("## availability: {total} requests, {CONCURRENCY} at a time, upstream latency 5 ms\n");
-    println!("| setup | answered 200 | to the failing upstream | attempts on it failed |");
-    println!("|---|---|---|---|");
+    println!("| setup | answered 200 | attempts sent to the failing upstream |");
+    println!("|---|---|---|");
     // Baseline: the one upstream fails half its requests; only retries help.
     let lone = mock(0.5);
     let config = three_deployments(&[lone.base_url()], Balancer::P2c);
     let addr = servers.block_on(spawn_gateway(config));
     let ok = client_rt.block_on(drive(&client, addr, total));
     println!(
-        "| 1 deployment failing 50 % (baseline) | {:.2} % | {} | — |",
+        "| 1 deployment failing 50 % (baseline) | {:.2} % | {} |",
         100.0 * ok as f64 / total as f64,
         lone.requests()
     );
@@ -154,7 +154,7 @@ fn availability(total: u64) {
         let bad = mocks[0].requests();
         let all: u64 = mocks.iter().map(MockUpstream::requests).sum();
         println!(
-            "| 3 deployments ({balancer:?}), 1 failing 50 % | {rate:.2} % | {bad} of {all} attempts ({:.1} %) | ~50 % |",
+            "| 3 deployments ({balancer:?}), 1 failing 50 % | {rate:.2} % | {bad} of {all} ({:.1} %) |",
             100.0 * bad as f64 / all.max(1) as f64
         );
         assert!(

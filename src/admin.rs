@@ -50,6 +50,7 @@ async fn stats(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
         "l2": l2,
         "sync": cluster.sync_state(),
         "costs": gw.costs.by_tenant(),
+        "upstreams": deployments(&gw),
         "snapshot": {
             "enabled": gw.snapshots.is_some(),
             "path": gw.snapshots.as_ref().map(|s| s.path()),
@@ -107,6 +108,26 @@ fn purge_scope(gw: &Gateway, body: &[u8]) -> Result<PurgeScope, GatewayError> {
         }
         _ => Err(GatewayError::bad_request(usage)),
     }
+}
+
+/// Every deployment's breaker phase, requests in flight and latency average.
+fn deployments(gw: &Gateway) -> Vec<Value> {
+    let live = gw.live();
+    let now = tokio::time::Instant::now();
+    live.upstreams
+        .deployments()
+        .map(|d| {
+            json!({
+                "model": d.route,
+                "deployment": d.label,
+                "upstream": d.upstream.name,
+                "weight": d.weight,
+                "health": d.state.breaker.phase(now).as_str(),
+                "in_flight": d.state.load.in_flight(),
+                "latency_ewma_ms": d.state.load.latency_us(now) / 1000.0,
+            })
+        })
+        .collect()
 }
 
 /// `POST /admin/reload`: re-reads the configuration (as `SIGHUP` does).

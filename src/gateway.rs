@@ -148,6 +148,7 @@ impl Gateway {
             shared.clone(),
             Arc::clone(&metrics),
         );
+        publish_health(&upstreams, &metrics);
         let live = Live {
             auth: Auth::from_config(&config),
             upstreams,
@@ -243,6 +244,7 @@ impl Gateway {
         }
         let upstreams = Upstreams::rebuild(&new, Some(&old.upstreams))
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        publish_health(&upstreams, &self.metrics);
         self.costs.set_prices(PriceTable::new(&new.prices));
         let done = Reloaded {
             needs_restart,
@@ -269,6 +271,14 @@ impl Gateway {
             Some(shared) if shared.ping().await => "up",
             Some(_) => "down",
         }
+    }
+}
+
+/// Every deployment's health gauge, so a panel shows the healthy ones too.
+fn publish_health(upstreams: &Upstreams, metrics: &Metrics) {
+    let now = tokio::time::Instant::now();
+    for d in upstreams.deployments() {
+        metrics.upstream_health_now(&d.route, &d.label, d.state.breaker.phase(now));
     }
 }
 

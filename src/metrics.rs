@@ -101,15 +101,14 @@ impl Metrics {
 
     /// A deployment's breaker changed phase; an ejection is also counted.
     pub fn upstream_health(&self, model: &str, deployment: &str, phase: crate::upstream::Phase) {
-        let (model, deployment) = (model.to_string(), deployment.to_string());
-        self.with(|| {
-            gauge!("gateway_upstream_health", "model" => model.clone(), "deployment" => deployment.clone())
-                .set(phase.gauge());
-            if phase == crate::upstream::Phase::Open {
+        self.upstream_health_now(model, deployment, phase);
+        if phase == crate::upstream::Phase::Open {
+            let (model, deployment) = (model.to_string(), deployment.to_string());
+            self.with(|| {
                 counter!("gateway_upstream_ejections_total", "model" => model, "deployment" => deployment)
-                    .increment(1);
-            }
-        });
+                    .increment(1)
+            });
+        }
     }
 
     /// A request waited for a concurrency slot (`scope`: `tenant` or `deployment`).
@@ -133,6 +132,20 @@ impl Metrics {
         self.with(|| {
             counter!("gateway_upstream_probes_total", "model" => model, "deployment" => deployment, "result" => result)
                 .increment(1)
+        });
+    }
+
+    /// A deployment's breaker phase, without counting an ejection.
+    pub fn upstream_health_now(
+        &self,
+        model: &str,
+        deployment: &str,
+        phase: crate::upstream::Phase,
+    ) {
+        let (model, deployment) = (model.to_string(), deployment.to_string());
+        self.with(|| {
+            gauge!("gateway_upstream_health", "model" => model, "deployment" => deployment)
+                .set(phase.gauge())
         });
     }
 

@@ -93,9 +93,32 @@ async fn a_provider_that_is_down_is_ejected_and_every_answer_comes_from_the_othe
         r#"gateway_upstream_ejections_total{model="mock-model",deployment="a"} 1"#,
         r#"gateway_upstream_health{model="mock-model",deployment="a"} 0"#,
         r#"gateway_upstream_choices_total{model="mock-model",deployment="b"} 40"#,
+        r#"gateway_upstream_health{model="mock-model",deployment="b"} 1"#,
     ] {
         assert!(metrics.contains(series), "{series}\n{metrics}");
     }
+    // The operator's view: which deployment is out.
+    let stats: Value = gw
+        .http
+        .get(gw.url("/admin/stats"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .expect("gateway")
+        .json()
+        .await
+        .expect("json");
+    let health = |label: &str| {
+        stats["upstreams"]
+            .as_array()
+            .and_then(|all| {
+                all.iter()
+                    .find(|d| d["model"] == "mock-model" && d["deployment"] == label)
+            })
+            .map(|d| d["health"].clone())
+    };
+    assert_eq!(health("a"), Some("open".into()), "{stats}");
+    assert_eq!(health("b"), Some("closed".into()), "{stats}");
 }
 
 #[tokio::test]
