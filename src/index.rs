@@ -5,10 +5,12 @@
 //! `DistDot`/`DistCosine` can panic or crawl on (near-)identical unit vectors.
 
 mod exact;
+mod graph;
 mod hnsw;
 mod space;
 
 pub use exact::ExactIndex;
+pub use graph::{GraphError, GraphIndex, GraphParams};
 pub use hnsw::HnswIndex;
 pub use space::{VectorIndex, distance, similarity};
 

@@ -268,6 +268,11 @@ impl Metrics {
         self.with(|| gauge!("gateway_l2_index_entries").set(entries as f64));
     }
 
+    /// A snapshot's saved graph failed its checks (its partition is rebuilt).
+    pub fn l2_graph_refused(&self) {
+        self.with(|| counter!("gateway_l2_graphs_refused_total").increment(1));
+    }
+
     pub fn l2_rebuild(&self) {
         self.with(|| counter!("gateway_l2_index_rebuilds_total").increment(1));
     }
@@ -371,6 +376,7 @@ fn zeroes() {
         }
     }
     counter!("gateway_l2_index_rebuilds_total").absolute(0);
+    counter!("gateway_l2_graphs_refused_total").absolute(0);
     counter!("gateway_redis_outbox_dropped_total").absolute(0);
     gauge!("gateway_redis_outbox_pending").set(0.0);
     gauge!("gateway_redis_outbox_bytes").set(0.0);

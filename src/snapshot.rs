@@ -18,11 +18,12 @@ use std::time::Instant;
 use convert::{new_entry, snap_entry};
 use file::{map, move_aside, write_atomically};
 pub use format::{FORMAT_VERSION, FormatError, Header};
-use format::{Payload, SnapPurge};
+use format::{Payload, SnapGraph, SnapPurge};
 
 use crate::cache::{PurgeScope, Purges};
 use crate::metrics::Metrics;
-use crate::semantic::L2;
+use crate::semantic::{L2, PartitionKey, graph_key};
+use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -47,6 +48,8 @@ pub struct Written {
 pub struct Loaded {
     pub position: String,
     pub entries: usize,
+    /// Saved graphs installed (their partitions need no rebuild).
+    pub graphs: usize,
     pub millis: u64,
 }
 
@@ -114,7 +117,7 @@ impl Snapshots {
     pub fn write(&self, position: String) -> Result<Written, SnapshotError> {
         let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let started = Instant::now();
-        let entries = self.l2.cache.export();
+        let (entries, graphs) = self.l2.cache.export_with_graphs();
         let header = Header {
             version: FORMAT_VERSION,
             embedder: self.l2.embedder.id().to_string(),
@@ -130,6 +133,10 @@ impl Snapshots {
                     scope: scope.label().to_string(),
                     at_ms,
                 })
+                .collect(),
+            graphs: graphs
+                .into_iter()
+                .map(|(partition, bytes)| SnapGraph { partition, bytes })
                 .collect(),
         };
         let bytes = format::encode(&header, &payload)?;
@@ -176,9 +183,36 @@ impl Snapshots {
             self.load_done.store(i + 1, Ordering::Relaxed);
             new_entry(e)
         });
-        let loaded = self.l2.cache.insert_all(entries);
+        // Saved graphs go in once every entry is: their partitions then need
+        // no rebuild. Their nodes are found by entry id among everything the
+        // file holds (entries the store refused now become tombstones).
+        let mut graphs_installed = 0;
+        let install = |cache: &crate::semantic::SemanticCache| {
+            if archived.graphs.is_empty() {
+                return;
+            }
+            let by_key: HashMap<u64, usize> = archived
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (graph_key(&e.id), i))
+                .collect();
+            let lookup = |key: u64| {
+                let e = &archived.entries[*by_key.get(&key)?];
+                let vector: Arc<[f32]> = e.vector.iter().map(|x| x.to_native()).collect();
+                Some((e.id, vector))
+            };
+            let graphs: Vec<(PartitionKey, &[u8])> = archived
+                .graphs
+                .iter()
+                .map(|g| (g.partition, g.bytes.as_slice()))
+                .collect();
+            graphs_installed = cache.install_graphs(&graphs, &lookup);
+        };
+        let loaded = self.l2.cache.insert_all_then(entries, install);
         Ok(Some(Loaded {
             position: header.position,
+            graphs: graphs_installed,
             entries: loaded,
             millis: started.elapsed().as_millis() as u64,
         }))
@@ -215,7 +249,7 @@ impl Snapshots {
         let path = self.path.display();
         let (result, position) = match result {
             Ok(Some(loaded)) => {
-                tracing::info!(path = %path, entries = loaded.entries, millis = loaded.millis, position = %loaded.position, "snapshot loaded");
+                tracing::info!(path = %path, entries = loaded.entries, graphs = loaded.graphs, millis = loaded.millis, position = %loaded.position, "snapshot loaded");
                 ("ok", loaded.position)
             }
             Ok(None) => ("absent", "0".to_string()),

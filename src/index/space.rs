@@ -13,6 +13,10 @@ pub trait VectorIndex: Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// The graph, for an index that can be saved as one.
+    fn as_graph(&self) -> Option<&super::GraphIndex> {
+        None
+    }
 }
 
 /// Cosine similarity of two unit vectors (their dot product), with AVX2 and

@@ -4,6 +4,10 @@ use metrics::{describe_counter, describe_gauge, describe_histogram};
 
 pub fn all() {
     describe_counter!(
+        "gateway_l2_graphs_refused_total",
+        "Saved HNSW graphs a snapshot carried that failed their checks (the partition was rebuilt instead)"
+    );
+    describe_counter!(
         "gateway_cache_lookups_total",
         "Cache look-ups by tier (l1_memory, l1_redis) and result (hit, miss, error)"
     );

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::index::{ExactIndex, HnswIndex, VectorIndex};
+use crate::index::{ExactIndex, GraphIndex, GraphParams, VectorIndex};
 
 /// Rebuild when tombstones pass this share of the index.
 const DEAD_SHARE: f64 = 0.2;
@@ -35,10 +35,8 @@ pub fn build(rows: &[(usize, Arc<[f32]>)], exact_max: usize) -> (Arc<dyn VectorI
         }
         (Arc::new(index), true)
     } else {
-        let index = HnswIndex::with_capacity(rows.len() * 2);
-        for (id, v) in rows {
-            index.insert(*id, v);
-        }
+        let threads = GraphIndex::build_threads();
+        let index = GraphIndex::build(GraphParams::default(), rows, threads);
         (Arc::new(index), false)
     }
 }
@@ -82,6 +80,23 @@ impl Partition {
     pub fn tombstone(&mut self, _id: usize) {
         self.live = self.live.saturating_sub(1);
         self.dead += 1;
+    }
+
+    /// The graph to save, when the index is one and no rebuild is about to
+    /// replace it.
+    pub fn graph(&self) -> Option<&GraphIndex> {
+        self.index.as_graph().filter(|_| !self.rebuilding)
+    }
+
+    /// Swaps in a graph loaded from a snapshot: `ids` its nodes (`dead` of
+    /// them entries that are gone, which the search filter refuses).
+    pub fn install(&mut self, graph: Arc<GraphIndex>, ids: Vec<usize>, dead: usize) {
+        self.live = ids.len() - dead.min(ids.len());
+        self.dead = dead;
+        self.ids = ids;
+        self.index = graph;
+        self.exact = false;
+        self.outgrown = false;
     }
 
     pub fn scope(&self) -> &str {

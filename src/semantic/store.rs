@@ -16,7 +16,10 @@ use crate::cache::{CachedResponse, PurgeScope, Purges, now_ms};
 use crate::config::SemanticConfig;
 use crate::metrics::Metrics;
 
+mod graphs;
 mod rebuild;
+
+pub use graphs::{Archived, graph_key};
 
 #[derive(Default)]
 struct Store {
@@ -177,6 +180,17 @@ impl SemanticCache {
     /// interleave, and starts the rebuilds they call for once, at the end —
     /// not one per entry; how many were new.
     pub fn insert_all(&self, entries: impl IntoIterator<Item = NewEntry>) -> usize {
+        self.insert_all_then(entries, |_| {})
+    }
+
+    /// [`insert_all`](Self::insert_all), running `before_rebuilds` once
+    /// every entry is in and before any rebuild starts (a snapshot's saved
+    /// graphs are installed there, so their partitions need none).
+    pub fn insert_all_then(
+        &self,
+        entries: impl IntoIterator<Item = NewEntry>,
+        before_rebuilds: impl FnOnce(&Self),
+    ) -> usize {
         let mut entries = entries.into_iter().peekable();
         let mut touched = std::collections::HashSet::new();
         let mut added = 0;
@@ -191,6 +205,7 @@ impl SemanticCache {
             }
             self.evict(&mut store);
         }
+        before_rebuilds(self);
         let mut store = self.write();
         for partition in touched {
             self.maybe_rebuild(&mut store, partition);

@@ -405,3 +405,124 @@ fn a_bulk_load_defers_the_move_to_hnsw_and_keeps_every_entry_searchable() {
     }
     assert_eq!(l2.stats().hnsw_partitions, 1);
 }
+
+/// A store of 300 entries in one partition whose index is a graph.
+fn graphed(rng: &mut StdRng) -> (SemanticCache, Vec<Arc<[f32]>>) {
+    let l2 = cache(SemanticConfig {
+        exact_scan_max: 50,
+        ..SemanticConfig::default()
+    });
+    let vectors: Vec<_> = (0..300).map(|_| unit(rng)).collect();
+    let entries = vectors.iter().enumerate().map(|(i, v)| {
+        let text = i.to_string();
+        remote(entry_id(&[1; 32], &text), "s", [1; 32], &text, v)
+    });
+    l2.insert_all(entries);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while l2.rebuilding() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rebuild never finished"
+        );
+        std::thread::yield_now();
+    }
+    assert_eq!(l2.stats().hnsw_partitions, 1);
+    (l2, vectors)
+}
+
+/// Loads `entries` into a fresh store with `graphs` installed before any rebuild.
+fn restored(entries: Vec<NewEntry>, graphs: &[(PartitionKey, Vec<u8>)]) -> (SemanticCache, usize) {
+    let l2 = cache(SemanticConfig {
+        exact_scan_max: 50,
+        ..SemanticConfig::default()
+    });
+    let archive: std::collections::HashMap<u64, (EntryId, Arc<[f32]>)> = entries
+        .iter()
+        .map(|e| (graph_key(&e.id), (e.id, Arc::clone(&e.vector))))
+        .collect();
+    let lookup = |key: u64| archive.get(&key).cloned();
+    let graphs: Vec<(PartitionKey, &[u8])> =
+        graphs.iter().map(|(p, b)| (*p, b.as_slice())).collect();
+    let mut installed = 0;
+    l2.insert_all_then(entries.clone(), |c| {
+        installed = c.install_graphs(&graphs, &lookup)
+    });
+    (l2, installed)
+}
+
+#[test]
+fn a_saved_graph_is_installed_at_load_and_no_rebuild_is_needed() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let (l2, vectors) = graphed(&mut rng);
+    let (entries, graphs) = l2.export_with_graphs();
+    assert_eq!((entries.len(), graphs.len()), (300, 1));
+    let (back, installed) = restored(entries, &graphs);
+    assert_eq!(installed, 1);
+    assert!(!back.rebuilding(), "the installed graph needs no rebuild");
+    assert_eq!(back.stats().hnsw_partitions, 1);
+    for (i, v) in vectors.iter().enumerate() {
+        assert!(
+            matches!(
+                back.lookup(&[1; 32], &i.to_string(), v, 0.99),
+                Lookup::Hit { .. }
+            ),
+            "entry {i}"
+        );
+    }
+    // New fills go into the loaded graph.
+    let extra = unit(&mut rng);
+    assert!(back.insert(remote(
+        entry_id(&[1; 32], "new"),
+        "s",
+        [1; 32],
+        "new",
+        &extra
+    )));
+    assert!(matches!(
+        back.lookup(&[1; 32], "new", &extra, 0.99),
+        Lookup::Hit { .. }
+    ));
+}
+
+#[test]
+fn entries_gone_at_load_stay_in_the_graph_as_tombstones_never_as_answers() {
+    let mut rng = StdRng::seed_from_u64(12);
+    let (l2, vectors) = graphed(&mut rng);
+    let (mut entries, graphs) = l2.export_with_graphs();
+    // A fifth of them expired while the node was down: the store refuses them.
+    let past = crate::cache::now_ms() - 1;
+    let expired: std::collections::HashSet<String> =
+        entries.iter().step_by(5).map(|e| e.text.clone()).collect();
+    for e in entries.iter_mut().filter(|e| expired.contains(&e.text)) {
+        e.expires_at_ms = past;
+    }
+    let (back, installed) = restored(entries, &graphs);
+    assert_eq!(installed, 1);
+    assert_eq!(back.len(), 240);
+    for (i, v) in vectors.iter().enumerate() {
+        let text = i.to_string();
+        let hit = matches!(back.lookup(&[1; 32], &text, v, 0.99), Lookup::Hit { .. });
+        assert_eq!(hit, !expired.contains(&text), "entry {i}");
+    }
+}
+
+#[test]
+fn a_damaged_saved_graph_is_refused_and_the_partition_rebuilt() {
+    let mut rng = StdRng::seed_from_u64(13);
+    let (l2, vectors) = graphed(&mut rng);
+    let (entries, mut graphs) = l2.export_with_graphs();
+    let middle = graphs[0].1.len() / 2;
+    graphs[0].1[middle] ^= 0xff;
+    let (back, installed) = restored(entries, &graphs);
+    assert_eq!(installed, 0);
+    // Searchable meanwhile (exact scan), then rebuilt as before.
+    assert!(matches!(
+        back.lookup(&[1; 32], "7", &vectors[7], 0.99),
+        Lookup::Hit { .. }
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while back.rebuilding() || back.stats().hnsw_partitions == 0 {
+        assert!(std::time::Instant::now() < deadline, "never rebuilt");
+        std::thread::yield_now();
+    }
+}

@@ -14,12 +14,21 @@ const MAGIC: &[u8; 8] = b"GWSNAP\r\n";
 /// The payload starts at a multiple of this (rkyv's alignment).
 const ALIGN: usize = 16;
 /// Bumped whenever the header or the archived types change.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(rkyv::Archive, rkyv::Serialize, Debug, Clone, PartialEq)]
 pub struct Payload {
     pub entries: Vec<SnapEntry>,
     pub purges: Vec<SnapPurge>,
+    /// The HNSW graphs of large partitions (version 2 on), in the format
+    /// `index::GraphIndex::save` writes and `load` validates.
+    pub graphs: Vec<SnapGraph>,
+}
+
+#[derive(rkyv::Archive, rkyv::Serialize, Debug, Clone, PartialEq)]
+pub struct SnapGraph {
+    pub partition: [u8; 32],
+    pub bytes: Vec<u8>,
 }
 
 #[derive(rkyv::Archive, rkyv::Serialize, Debug, Clone, PartialEq)]
@@ -222,6 +231,10 @@ mod tests {
             purges: vec![SnapPurge {
                 scope: "*".into(),
                 at_ms: 4,
+            }],
+            graphs: vec![SnapGraph {
+                partition: [2; 32],
+                bytes: b"GAIGRAPH".to_vec(),
             }],
         };
         (header, payload)

@@ -1,0 +1,169 @@
+//! The HNSW index at scale (issue 16), in one run on one machine: build time
+//! and inserts/s (our graph on one and two threads; `hnsw_rs`, the index it
+//! replaces, as the baseline up to 100k), search p50/p99 and recall@1 against
+//! an exact scan, bytes per entry, the saved graph's size, and restart to
+//! full-speed search: loading the saved graph (warm) against rebuilding it
+//! (cold).
+//!
+//! `cargo bench --bench index` (sizes 100k and 1M; `INDEX_SIZES=100000` for
+//! fewer). The 100k set is real QQP embeddings when `target/l2-eval` holds
+//! them (`cargo run --release -p l2-eval` fills it), else the synthetic set;
+//! beyond, synthetic vectors with realistic structure: 4,000 topics, each a
+//! random direction, and every vector its topic plus noise (cosine to the
+//! topic ≈ 0.75). The test command runs a 600-vector form.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use common::*;
+use g_aigateway::embedding::normalize;
+use g_aigateway::index::{ExactIndex, GraphIndex, GraphParams, HnswIndex, VectorIndex};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const DIM: usize = 384;
+const QUERIES: usize = 200;
+
+fn synthetic(n: usize, seed: u64) -> Vec<Arc<[f32]>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let unit = |rng: &mut StdRng| {
+        let mut v: Vec<f32> = (0..DIM).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        normalize(&mut v);
+        v
+    };
+    let topics: Vec<Vec<f32>> = (0..4_000).map(|_| unit(&mut rng)).collect();
+    (0..n)
+        .map(|_| {
+            let topic = &topics[rng.random_range(0..topics.len())];
+            let noise = unit(&mut rng);
+            let mut v: Vec<f32> = topic.iter().zip(&noise).map(|(t, e)| t + 0.9 * e).collect();
+            normalize(&mut v);
+            v.into()
+        })
+        .collect()
+}
+
+/// QQP vectors from the `l2-eval` cache, when there are enough.
+fn real(n: usize) -> Option<Vec<Arc<[f32]>>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("target/l2-eval").ok()?.flatten() {
+        let bytes = std::fs::read(entry.path()).ok()?;
+        out.extend(bytes.chunks_exact(DIM * 4).map(|row| {
+            row.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect::<Vec<f32>>()
+                .into()
+        }));
+    }
+    (out.len() >= n).then(|| {
+        out.truncate(n);
+        out
+    })
+}
+
+fn secs(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let sizes: Vec<usize> = match is_full_run() {
+        false => vec![600],
+        true => std::env::var("INDEX_SIZES")
+            .ok()
+            .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+            .unwrap_or_else(|| vec![100_000, 1_000_000]),
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "## index at scale (384 dims, M 16, ef_construction 100, ef 48; {QUERIES} held-out queries)\n"
+    );
+    println!(
+        "| entries | data | index | build s | inserts/s | search p50 µs | p99 µs | recall@1 | bytes/entry (vector + graph) | saved graph | load (warm) s | warm vs cold |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for &n in &sizes {
+        let (data, source) = match (n <= 100_000).then(|| real(n + QUERIES)).flatten() {
+            Some(v) => (v, "QQP"),
+            None => (synthetic(n + QUERIES, n as u64), "synthetic"),
+        };
+        let (rows, queries) = data.split_at(n);
+        let rows: Vec<(usize, Arc<[f32]>)> = rows.iter().cloned().enumerate().collect();
+        let exact = ExactIndex::default();
+        for (id, v) in &rows {
+            exact.insert(*id, v);
+        }
+        let truth: Vec<(usize, f32)> = queries
+            .iter()
+            .map(|q| exact.search(q, 1, &|_| true)[0])
+            .collect();
+        let measure = |index: &dyn VectorIndex| {
+            let (mut h, mut agree) = (histogram(), 0);
+            for (q, best) in queries.iter().zip(&truth) {
+                let t = Instant::now();
+                let got = index.search(q, 1, &|_| true);
+                let _ = h.record(t.elapsed().as_micros().max(1) as u64);
+                // A tie with the exact top-1 is as good (repeated questions).
+                if got
+                    .first()
+                    .is_some_and(|g| g.0 == best.0 || g.1 >= best.1 - 1e-6)
+                {
+                    agree += 1;
+                }
+            }
+            (
+                ms(&h, 0.5) * 1000.0,
+                ms(&h, 0.99) * 1000.0,
+                agree as f64 / queries.len() as f64,
+            )
+        };
+        if n <= 100_000 {
+            let started = Instant::now();
+            let old = HnswIndex::with_capacity(n);
+            for (id, v) in &rows {
+                old.insert(*id, v);
+            }
+            let build = secs(started);
+            let (p50, p99, recall) = measure(&old);
+            println!(
+                "| {n} | {source} | hnsw_rs (baseline) | {build:.1} | {:.0} | {p50:.0} | {p99:.0} | {recall:.3} | ≈{} | — | — | — |",
+                n as f64 / build,
+                DIM * 4 + 2 * 16 * 8 + 64
+            );
+        }
+        for t in [1, threads]
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            let started = Instant::now();
+            let graph = GraphIndex::build(GraphParams::default(), &rows, t);
+            let build = secs(started);
+            let (p50, p99, recall) = measure(&graph);
+            let bytes = graph.save(|id| Some(id as u64 * 2 + 1));
+            let by_key: HashMap<u64, (usize, Arc<[f32]>)> = rows
+                .iter()
+                .map(|(id, v)| (*id as u64 * 2 + 1, (*id, Arc::clone(v))))
+                .collect();
+            let started = Instant::now();
+            let loaded = GraphIndex::load(&bytes, |k| by_key.get(&k).cloned(), || usize::MAX)
+                .expect("loads");
+            let load = secs(started);
+            assert_eq!(loaded.len(), n);
+            let (_, _, loaded_recall) = measure(&loaded);
+            assert!(
+                (loaded_recall - recall).abs() < 1e-9,
+                "a loaded graph answers as built"
+            );
+            println!(
+                "| {n} | {source} | graph, {t} thread(s) | {build:.1} | {:.0} | {p50:.0} | {p99:.0} | {recall:.3} | {} | {:.1} MB | {load:.2} | {:.0}x |",
+                n as f64 / build,
+                DIM * 4 + graph.link_bytes(),
+                bytes.len() as f64 / 1e6,
+                build / load.max(1e-9)
+            );
+        }
+    }
+    println!();
+}
