@@ -3,10 +3,11 @@
 //! replaces, as the baseline up to 100k), search p50/p99 and recall@1 against
 //! an exact scan, bytes per entry, the saved graph's size, and restart to
 //! full-speed search: loading the saved graph (warm) against rebuilding it
-//! (cold).
+//! (cold), the index alone and through the L2 store (`RESTART_MAX`, default
+//! 100000: the largest size given that second table).
 //!
 //! `cargo bench --bench index` (sizes 100k and 1M; `INDEX_SIZES=100000` for
-//! fewer). The 100k set is real QQP embeddings when `target/l2-eval` holds
+//! fewer, `INDEX_BASELINE=0` to skip `hnsw_rs`, `INDEX_THREADS=1` for one build). The 100k set is real QQP embeddings when `target/l2-eval` holds
 //! them (`cargo run --release -p l2-eval` fills it), else the synthetic set;
 //! beyond, synthetic vectors with realistic structure: 4,000 topics, each a
 //! random direction, and every vector its topic plus noise (cosine to the
@@ -19,8 +20,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use common::*;
+use g_aigateway::config::SemanticConfig;
 use g_aigateway::embedding::normalize;
 use g_aigateway::index::{ExactIndex, GraphIndex, GraphParams, HnswIndex, VectorIndex};
+use g_aigateway::metrics::Metrics;
+use g_aigateway::semantic::{EntryId, NewEntry, PartitionKey, SemanticCache, entry_id, graph_key};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -119,7 +123,8 @@ fn main() {
                 agree as f64 / queries.len() as f64,
             )
         };
-        if n <= 100_000 {
+        let baseline = std::env::var("INDEX_BASELINE").map_or(true, |v| v != "0");
+        if n <= 100_000 && baseline {
             let started = Instant::now();
             let old = HnswIndex::with_capacity(n);
             for (id, v) in &rows {
@@ -164,6 +169,95 @@ fn main() {
                 build / load.max(1e-9)
             );
         }
+    }
+    println!();
+    restart(&sizes);
+}
+
+/// Restart to full-speed search through the L2 store, as a node's snapshot
+/// load does it (file I/O and rkyv aside): the entries go in, then either
+/// the partition's graph is rebuilt in the background (cold; searches scan
+/// meanwhile) or the saved graph is installed (warm). Timed until the
+/// partition answers from a graph.
+fn restart(sizes: &[usize]) {
+    let limit: usize = std::env::var("RESTART_MAX")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let sizes: Vec<usize> = sizes.iter().copied().filter(|n| *n <= limit).collect();
+    if sizes.is_empty() {
+        return;
+    }
+    println!("## restart to full-speed L2 search (one partition, through the store)\n");
+    println!(
+        "| entries | cold: entries + rebuild s | warm: entries + saved graph s | **cold / warm** | graphs installed |"
+    );
+    println!("|---|---|---|---|---|");
+    for &n in &sizes {
+        let vectors = synthetic(n, n as u64 + 1);
+        let partition = [7u8; 32];
+        let entries: Vec<NewEntry> = vectors
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let text = format!("q{i}");
+                let now = g_aigateway::cache::now_ms();
+                NewEntry {
+                    id: entry_id(&partition, &text),
+                    scope: "s".into(),
+                    partition,
+                    text,
+                    vector: Arc::clone(v),
+                    stored_at_ms: now,
+                    expires_at_ms: now + 3_600_000,
+                    response: None,
+                }
+            })
+            .collect();
+        let store = || {
+            let config = SemanticConfig {
+                max_entries: n * 2,
+                max_bytes: usize::MAX,
+                // Past the exact scan, as a large partition is.
+                exact_scan_max: (n / 4).min(10_000),
+                ..SemanticConfig::default()
+            };
+            SemanticCache::new(config, Arc::default(), Arc::new(Metrics::new()))
+        };
+        let graphed = |cache: &SemanticCache, since: Instant| {
+            assert!(since.elapsed().as_secs() < 3600, "never reached a graph");
+            cache.stats().hnsw_partitions == 1 && !cache.rebuilding()
+        };
+        // Cold: what a node without saved graphs does.
+        let started = Instant::now();
+        let cold = store();
+        cold.insert_all(entries.clone());
+        while !graphed(&cold, started) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let cold_s = secs(started);
+        let (exported, graphs) = cold.export_with_graphs();
+        drop(cold);
+        let archive: HashMap<u64, (EntryId, Arc<[f32]>)> = exported
+            .iter()
+            .map(|e| (graph_key(&e.id), (e.id, Arc::clone(&e.vector))))
+            .collect();
+        let lookup = |key: u64| archive.get(&key).cloned();
+        let saved: Vec<(PartitionKey, &[u8])> =
+            graphs.iter().map(|(p, b)| (*p, b.as_slice())).collect();
+        // Warm: the same entries with their saved graph.
+        let started = Instant::now();
+        let warm = store();
+        let mut installed = 0;
+        warm.insert_all_then(exported, |c| installed = c.install_graphs(&saved, &lookup));
+        while !graphed(&warm, started) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let warm_s = secs(started);
+        println!(
+            "| {n} | {cold_s:.2} | {warm_s:.2} | **{:.0}x** | {installed} |",
+            cold_s / warm_s.max(1e-9)
+        );
     }
     println!();
 }

@@ -278,7 +278,7 @@ impl Gateway {
 fn publish_health(upstreams: &Upstreams, metrics: &Metrics) {
     let now = tokio::time::Instant::now();
     for d in upstreams.deployments() {
-        metrics.upstream_health_now(&d.route, &d.label, d.state.breaker.phase(now));
+        metrics.upstream_health_now(&d.route, &d.label, d.state.breaker.phase(now).gauge());
     }
 }
 

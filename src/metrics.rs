@@ -100,9 +100,9 @@ impl Metrics {
     }
 
     /// A deployment's breaker changed phase; an ejection is also counted.
-    pub fn upstream_health(&self, model: &str, deployment: &str, phase: crate::upstream::Phase) {
-        self.upstream_health_now(model, deployment, phase);
-        if phase == crate::upstream::Phase::Open {
+    pub fn upstream_health(&self, model: &str, deployment: &str, value: f64, ejected: bool) {
+        self.upstream_health_now(model, deployment, value);
+        if ejected {
             let (model, deployment) = (model.to_string(), deployment.to_string());
             self.with(|| {
                 counter!("gateway_upstream_ejections_total", "model" => model, "deployment" => deployment)
@@ -136,16 +136,11 @@ impl Metrics {
     }
 
     /// A deployment's breaker phase, without counting an ejection.
-    pub fn upstream_health_now(
-        &self,
-        model: &str,
-        deployment: &str,
-        phase: crate::upstream::Phase,
-    ) {
+    pub fn upstream_health_now(&self, model: &str, deployment: &str, value: f64) {
         let (model, deployment) = (model.to_string(), deployment.to_string());
         self.with(|| {
             gauge!("gateway_upstream_health", "model" => model, "deployment" => deployment)
-                .set(phase.gauge())
+                .set(value)
         });
     }
 

@@ -20,9 +20,9 @@ mod verify;
 
 pub use decide::{Ask, Decision, Judge};
 pub use entry::{Answer, Candidate, Lookup, NewEntry, Stats, prompt};
-pub use keys::{EntryId, PartitionKey, entry_id, id_hex, partition_of};
+pub use keys::{Archived, EntryId, PartitionKey, entry_id, graph_key, id_hex, partition_of};
 pub use stage::{L2, L2Lookup, Peers, Probe, Query};
-pub use store::{Archived, SemanticCache, graph_key};
+pub use store::SemanticCache;
 pub use verify::{Guards, Rejection};
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod exchange;
 mod forward;
 mod headers;
 mod health;
+mod inflight;
 mod pool;
 mod retry;
 mod route;

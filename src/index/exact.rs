@@ -40,4 +40,8 @@ impl VectorIndex for ExactIndex {
             .unwrap_or_else(PoisonError::into_inner)
             .len()
     }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }

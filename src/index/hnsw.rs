@@ -103,6 +103,10 @@ impl VectorIndex for HnswIndex {
     fn len(&self) -> usize {
         self.count.load(Ordering::Relaxed)
     }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 #[cfg(test)]

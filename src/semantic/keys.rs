@@ -2,6 +2,8 @@
 //! in the L1 key but the last user message's text, plus the embedder), and
 //! the cluster-wide id of an entry.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -64,3 +66,14 @@ pub fn entry_id(partition: &PartitionKey, text: &str) -> EntryId {
 pub fn id_hex(id: &EntryId) -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A node's key in a saved graph: the first 8 bytes of its entry id.
+pub fn graph_key(id: &EntryId) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&id[..8]);
+    u64::from_le_bytes(b)
+}
+
+/// What a snapshot's loader can tell of an entry it read: its id and vector
+/// (also for entries the store refused, expired or purged by now).
+pub type Archived<'a> = dyn Fn(u64) -> Option<(EntryId, Arc<[f32]>)> + 'a;

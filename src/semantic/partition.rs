@@ -85,7 +85,8 @@ impl Partition {
     /// The graph to save, when the index is one and no rebuild is about to
     /// replace it.
     pub fn graph(&self) -> Option<&GraphIndex> {
-        self.index.as_graph().filter(|_| !self.rebuilding)
+        let graph = self.index.as_any().downcast_ref::<GraphIndex>();
+        graph.filter(|_| !self.rebuilding)
     }
 
     /// Swaps in a graph loaded from a snapshot: `ids` its nodes (`dead` of

@@ -19,8 +19,6 @@ use crate::metrics::Metrics;
 mod graphs;
 mod rebuild;
 
-pub use graphs::{Archived, graph_key};
-
 #[derive(Default)]
 struct Store {
     entries: HashMap<usize, NewEntry>,

@@ -2,7 +2,6 @@
 //! back (a full body, or a 200 stream to pass through), and why forwarding
 //! failed.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -10,7 +9,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 
-use super::route::Deployment;
+pub use super::inflight::InFlight;
 use super::stream::{StreamObserver, passthrough};
 
 /// A request to send upstream: the client's body bytes, untouched.
@@ -49,42 +48,6 @@ impl UpstreamRequest {
             }
             _ => self.body.clone(),
         }
-    }
-}
-
-/// A request in flight on a deployment: counted in its load and holding
-/// its concurrency slot until dropped — with the response, or at the end of
-/// a stream.
-pub struct InFlight {
-    deployment: Arc<Deployment>,
-    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
-    /// Other holds released with it (a tenant's concurrency slot).
-    extra: Vec<Box<dyn Send + Sync>>,
-}
-
-impl InFlight {
-    pub fn new(
-        deployment: Arc<Deployment>,
-        slot: Option<tokio::sync::OwnedSemaphorePermit>,
-    ) -> Self {
-        deployment.state.load.started();
-        Self {
-            deployment,
-            _slot: slot,
-            extra: Vec::new(),
-        }
-    }
-
-    /// Keeps `hold` until this request ends.
-    pub fn hold(&mut self, hold: Box<dyn Send + Sync>) {
-        self.extra.push(hold);
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.deployment.state.load.finished();
-        self.extra.clear();
     }
 }
 

@@ -17,9 +17,10 @@ use tracing::{Instrument, Span};
 
 use super::balance::FAILURE_PENALTY;
 use super::budget::RetryBudget;
-use super::exchange::{InFlight, UpstreamBody, UpstreamError, UpstreamRequest, UpstreamResponse};
+use super::exchange::{UpstreamBody, UpstreamError, UpstreamRequest, UpstreamResponse};
 use super::headers::client_response_headers;
 use super::health::Phase;
+use super::inflight::InFlight;
 use super::pool::Lease;
 use super::retry::{RetryPolicy, is_retryable, retry_after};
 use super::route::{Deployment, ModelRoute, Upstream};
@@ -416,7 +417,12 @@ impl Forwarder {
             return;
         };
         let (model, label) = (&deployment.route, &deployment.label);
-        self.metrics.upstream_health(model, label, transition.to);
+        self.metrics.upstream_health(
+            model,
+            label,
+            transition.to.gauge(),
+            transition.to == Phase::Open,
+        );
         match transition.to {
             Phase::Open => tracing::warn!(
                 model = %model,

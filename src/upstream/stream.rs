@@ -10,7 +10,7 @@ use axum::body::Body;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use super::exchange::InFlight;
+use super::inflight::InFlight;
 
 /// Watches a passed-through stream. Dropped without `end` when the client
 /// goes away first.

@@ -11,18 +11,7 @@ use super::{SemanticCache, Store};
 use crate::cache::now_ms;
 use crate::index::{GraphError, GraphIndex, VectorIndex};
 use crate::semantic::entry::NewEntry;
-use crate::semantic::keys::{EntryId, PartitionKey};
-
-/// A node's key in a saved graph: the first 8 bytes of its entry id.
-pub fn graph_key(id: &EntryId) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&id[..8]);
-    u64::from_le_bytes(b)
-}
-
-/// What a snapshot's loader can tell of an entry it read: its id and vector
-/// (also for entries the store refused, expired or purged by now).
-pub type Archived<'a> = dyn Fn(u64) -> Option<(EntryId, Arc<[f32]>)> + 'a;
+use crate::semantic::keys::{Archived, PartitionKey, graph_key};
 
 impl SemanticCache {
     /// The entries a snapshot keeps and, for each partition indexed by a
