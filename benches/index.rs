@@ -138,7 +138,11 @@ fn main() {
                 DIM * 4 + 2 * 16 * 8 + 64
             );
         }
-        for t in [1, threads]
+        let counts: Vec<usize> = std::env::var("INDEX_THREADS")
+            .ok()
+            .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+            .unwrap_or_else(|| vec![1, threads]);
+        for t in counts
             .into_iter()
             .collect::<std::collections::BTreeSet<_>>()
         {

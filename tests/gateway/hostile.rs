@@ -216,6 +216,12 @@ async fn a_flood_of_huge_prompts_from_one_tenant_does_not_starve_another_tenants
     // missed on a machine also training a model); B's look-up must still come
     // within it while the flood is queued.
     config.embedding.timeout_ms = 5_000;
+    // The flood's 32 MB go through the in-process mock on the same two
+    // cores: on a loaded machine one attempt took over the harness's 5 s
+    // (and 32 timeouts at once exceed the retry budget). What is asserted is
+    // that the flood is answered, not how fast.
+    config.retry.attempt_timeout_secs = 30;
+    config.retry.deadline_secs = 60;
     let gw = start(config).await;
     let question = |text: &str| crate::semantic::question("s", text);
     let (cached, paraphrase) = ("How do I reset my password?", "how can I reset my password");
