@@ -7,7 +7,8 @@
 //! 100000: the largest size given that second table).
 //!
 //! `cargo bench --bench index` (sizes 100k and 1M; `INDEX_SIZES=100000` for
-//! fewer, `INDEX_BASELINE=0` to skip `hnsw_rs`, `INDEX_THREADS=1` for one build). The 100k set is real QQP embeddings when `target/l2-eval` holds
+//! fewer, `INDEX_BASELINE=0` to skip `hnsw_rs`, `INDEX_THREADS=1` for one build,
+//! `INDEX_EF=96,128` to also search the built graph wider). The 100k set is real QQP embeddings when `target/l2-eval` holds
 //! them (`cargo run --release -p l2-eval` fills it), else the synthetic set;
 //! beyond, synthetic vectors with realistic structure: 4,000 topics, each a
 //! random direction, and every vector its topic plus noise (cosine to the
@@ -82,7 +83,7 @@ fn main() {
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "## index at scale (384 dims, M 16, ef_construction 100, ef 48; {QUERIES} held-out queries)\n"
+        "## index at scale (384 dims, M 16, ef_construction 100, ef 96; {QUERIES} held-out queries)\n"
     );
     println!(
         "| entries | data | index | build s | inserts/s | search p50 µs | p99 µs | recall@1 | bytes/entry (vector + graph) | saved graph | load (warm) s | warm vs cold |"
@@ -103,11 +104,11 @@ fn main() {
             .iter()
             .map(|q| exact.search(q, 1, &|_| true)[0])
             .collect();
-        let measure = |index: &dyn VectorIndex| {
+        let measure_with = |search: &dyn Fn(&[f32]) -> Vec<(usize, f32)>| {
             let (mut h, mut agree) = (histogram(), 0);
             for (q, best) in queries.iter().zip(&truth) {
                 let t = Instant::now();
-                let got = index.search(q, 1, &|_| true);
+                let got = search(q);
                 let _ = h.record(t.elapsed().as_micros().max(1) as u64);
                 // A tie with the exact top-1 is as good (repeated questions).
                 if got
@@ -123,6 +124,7 @@ fn main() {
                 agree as f64 / queries.len() as f64,
             )
         };
+        let measure = |index: &dyn VectorIndex| measure_with(&|q| index.search(q, 1, &|_| true));
         let baseline = std::env::var("INDEX_BASELINE").map_or(true, |v| v != "0");
         if n <= 100_000 && baseline {
             let started = Instant::now();
@@ -150,6 +152,17 @@ fn main() {
             let graph = GraphIndex::build(GraphParams::default(), &rows, t);
             let build = secs(started);
             let (p50, p99, recall) = measure(&graph);
+            // Wider searches on the same graph (`INDEX_EF`, e.g. `96,128`).
+            let widths: Vec<usize> = std::env::var("INDEX_EF")
+                .ok()
+                .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+                .unwrap_or_default();
+            for ef in widths {
+                let (p50, p99, recall) = measure_with(&|q| graph.search_ef(q, 1, ef, &|_| true));
+                println!(
+                    "| {n} | {source} | graph, {t} thread(s), search ef {ef} | — | — | {p50:.0} | {p99:.0} | {recall:.3} | — | — | — | — |"
+                );
+            }
             let bytes = graph.save(|id| Some(id as u64 * 2 + 1));
             let by_key: HashMap<u64, (usize, Arc<[f32]>)> = rows
                 .iter()

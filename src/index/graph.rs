@@ -40,12 +40,14 @@ pub struct GraphParams {
 }
 
 impl Default for GraphParams {
-    /// Measured on this machine (README, index benchmark).
+    /// Measured on this machine (README, index benchmark): at 1M vectors
+    /// ef 48 found the exact top-1 for 94.5 % of queries, ef 96 for 98.5 %
+    /// at p99 1.2 ms.
     fn default() -> Self {
         Self {
             m: 16,
             ef_construction: 100,
-            ef_search: 48,
+            ef_search: 96,
         }
     }
 }
