@@ -32,6 +32,9 @@ use rand::{Rng, SeedableRng};
 const DIM: usize = 384;
 const QUERIES: usize = 200;
 
+/// One search: a query to its hits.
+type Search<'a> = dyn Fn(&[f32]) -> Vec<(usize, f32)> + 'a;
+
 fn synthetic(n: usize, seed: u64) -> Vec<Arc<[f32]>> {
     let mut rng = StdRng::seed_from_u64(seed);
     let unit = |rng: &mut StdRng| {
@@ -104,7 +107,7 @@ fn main() {
             .iter()
             .map(|q| exact.search(q, 1, &|_| true)[0])
             .collect();
-        let measure_with = |search: &dyn Fn(&[f32]) -> Vec<(usize, f32)>| {
+        let measure_with = |search: &Search| {
             let (mut h, mut agree) = (histogram(), 0);
             for (q, best) in queries.iter().zip(&truth) {
                 let t = Instant::now();
