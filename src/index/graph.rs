@@ -4,8 +4,14 @@
 //! neighbour id) — rather than rebuilt after every restart.
 //!
 //! Layout: node `n`'s layer-0 links are `layer0[n * m0 ..][.. count0[n]]`, one
-//! flat array; links above layer 0 (about one node in `m`) live in `upper`.
-//! Vectors are the store's shared `Arc<[f32]>`s, never copied.
+//! flat array, with each link's distance beside it in `dists0`; links above
+//! layer 0 (about one node in `m`) live in `upper`. Vectors are the store's
+//! shared `Arc<[f32]>`s, never copied.
+//!
+//! Build speed (README, index benchmark): at 1M the codes and link lists are
+//! far beyond the cache, so the walk and the shrink of a full list prefetch
+//! the nodes they are about to read, and the int8 dot product is an explicit
+//! AVX2 kernel.
 //!
 //! Concurrency: a search holds the read lock. An insert finds its neighbours
 //! under the read lock too (beside searches and other inserts' searches) and
@@ -20,7 +26,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use sha2::{Digest, Sha256};
 
-use super::space::{VectorIndex, distance, dot_i8, quantize};
+use super::space::{VectorIndex, distance, dot_i8, prefetch, quantize};
 
 const NONE: u32 = u32::MAX;
 /// The key of a node saved with its vector inline (its entry was removed).
@@ -65,6 +71,9 @@ struct Inner {
     levels: Vec<u8>,
     counts0: Vec<u8>,
     layer0: Vec<u32>,
+    /// Each layer-0 link's distance to its node (NaN: not known yet, as
+    /// after a load), so shrinking a full list does not recompute them.
+    dists0: Vec<f32>,
     /// Node → its links on layers 1..=level (index 0 is layer 1).
     upper: HashMap<u32, Vec<Vec<u32>>>,
     entry: u32,
@@ -83,11 +92,24 @@ impl Inner {
             .map_or(&[], Vec::as_slice)
     }
 
-    fn set_links(&mut self, m0: usize, node: u32, level: u8, links: &[u32]) {
+    /// The distances of `node`'s layer-0 links, as many as its links.
+    fn dists(&self, m0: usize, node: u32) -> &[f32] {
+        let n = node as usize;
+        &self.dists0[n * m0..n * m0 + self.counts0[n] as usize]
+    }
+
+    /// Sets `node`'s links on `level`; `dists`, when given, are their
+    /// distances to it.
+    fn set_links(&mut self, m0: usize, node: u32, level: u8, links: &[u32], dists: Option<&[f32]>) {
         let n = node as usize;
         if level == 0 {
             let count = links.len().min(m0);
             self.layer0[n * m0..n * m0 + count].copy_from_slice(&links[..count]);
+            let slot = &mut self.dists0[n * m0..n * m0 + count];
+            match dists {
+                Some(d) if d.len() >= count => slot.copy_from_slice(&d[..count]),
+                _ => slot.fill(f32::NAN),
+            }
             self.counts0[n] = count as u8;
             return;
         }
@@ -99,6 +121,13 @@ impl Inner {
             slot.clear();
             slot.extend_from_slice(links);
         }
+    }
+
+    /// Sets `node`'s links on `level` from neighbours with their distances.
+    fn set_near(&mut self, m0: usize, node: u32, level: u8, near: &[Near]) {
+        let ids: Vec<u32> = near.iter().map(|n| n.1).collect();
+        let dists: Vec<f32> = near.iter().map(|n| n.0).collect();
+        self.set_links(m0, node, level, &ids, Some(&dists));
     }
 
     fn code(&self, node: u32) -> &[i8] {
@@ -229,7 +258,9 @@ impl GraphIndex {
         let mut best = from;
         loop {
             let mut moved = false;
-            for &next in inner.links(self.m0, best.1, level) {
+            let links = inner.links(self.m0, best.1, level);
+            links.iter().for_each(|&next| prefetch(inner.code(next)));
+            for &next in links {
                 let d = inner.dist(query, next);
                 if d < best.0 {
                     best = Near(d, next);
@@ -272,7 +303,16 @@ impl GraphIndex {
                 if found.len() >= ef && found.peek().is_some_and(|w| current.0 > w.0) {
                     break;
                 }
-                for &next in inner.links(self.m0, current.1, level) {
+                let links = inner.links(self.m0, current.1, level);
+                // Start every unvisited neighbour's code on its way to the
+                // cache before the first distance needs one (the walk is
+                // bound by these random reads).
+                for &next in links {
+                    if marks[next as usize] != epoch {
+                        prefetch(inner.code(next));
+                    }
+                }
+                for &next in links {
                     let mark = &mut marks[next as usize];
                     if *mark == epoch {
                         continue;
@@ -295,7 +335,7 @@ impl GraphIndex {
     /// The neighbour-selection heuristic: closest first, each kept only if
     /// it is closer to the base than to every one kept before (spreads the
     /// links over directions).
-    fn select(&self, inner: &Inner, sorted: &[Near], keep: usize) -> Vec<u32> {
+    fn select(&self, inner: &Inner, sorted: &[Near], keep: usize) -> Vec<Near> {
         let mut kept: Vec<Near> = Vec::with_capacity(keep);
         for &c in sorted {
             if kept.len() >= keep {
@@ -305,7 +345,7 @@ impl GraphIndex {
                 kept.push(c);
             }
         }
-        kept.into_iter().map(|n| n.1).collect()
+        kept
     }
 
     fn width(&self, level: u8) -> usize {
@@ -317,7 +357,7 @@ impl GraphIndex {
         let level = self.level_of(id);
         let code = Code::of(vector);
         // Phase 1, shared: find the neighbours on each layer.
-        let found: Vec<Vec<u32>> = {
+        let found: Vec<Vec<Near>> = {
             let inner = self.read();
             if inner.entry == NONE || inner.dims != vector.len() {
                 Vec::new()
@@ -340,6 +380,7 @@ impl GraphIndex {
         inner.counts0.push(0);
         let m0 = self.m0;
         inner.layer0.extend(std::iter::repeat_n(NONE, m0));
+        inner.dists0.extend(std::iter::repeat_n(f32::NAN, m0));
         if level > 0 {
             inner.upper.insert(node, vec![Vec::new(); level as usize]);
         }
@@ -351,7 +392,15 @@ impl GraphIndex {
         }
         for (l, links) in found.iter().enumerate() {
             let l = l as u8;
-            inner.set_links(m0, node, l, links);
+            inner.set_near(m0, node, l, links);
+            if l == 0 {
+                // The neighbours' link lists are random reads: start them all.
+                for other in links {
+                    let at = other.1 as usize * m0;
+                    prefetch(&inner.layer0[at..at + m0]);
+                    prefetch(&inner.dists0[at..at + m0]);
+                }
+            }
             for &other in links {
                 self.link_back(&mut inner, other, node, l);
             }
@@ -359,8 +408,9 @@ impl GraphIndex {
         if found.is_empty() {
             // The graph was empty when this insert looked: hang it on the entry.
             let entry = inner.entry;
-            inner.set_links(m0, node, 0, &[entry]);
-            self.link_back(&mut inner, entry, node, 0);
+            let near = Near(inner.between(entry, node), entry);
+            inner.set_near(m0, node, 0, &[near]);
+            self.link_back(&mut inner, near, node, 0);
         }
         if level > inner.max_level {
             inner.entry = node;
@@ -371,7 +421,7 @@ impl GraphIndex {
 
     /// The selected neighbours of a new node on layers `0..=min(level, top)`
     /// (index = layer).
-    fn neighbours(&self, inner: &Inner, vector: &Code, level: u8) -> Vec<Vec<u32>> {
+    fn neighbours(&self, inner: &Inner, vector: &Code, level: u8) -> Vec<Vec<Near>> {
         let top = inner.max_level;
         let mut near = Near(inner.dist(vector, inner.entry), inner.entry);
         for l in (level.saturating_add(1)..=top).rev() {
@@ -387,27 +437,43 @@ impl GraphIndex {
         out
     }
 
-    /// Adds `node` to `other`'s links on `level`; when they overflow, the
-    /// neighbour heuristic picks which stay (keeping only the closest turns
-    /// a clustered graph into cliques: recall@1 fell to 0.82 at 1M). On the
-    /// int8 codes, so the O(width²) distances stay cheap.
-    fn link_back(&self, inner: &mut Inner, other: u32, node: u32, level: u8) {
-        let width = self.width(level);
-        let current = inner.links(self.m0, other, level);
+    /// Adds `node` to the links on `level` of `other` (at distance
+    /// `other.0`); when they overflow, the neighbour heuristic picks which
+    /// stay (keeping only the closest turns a clustered graph into cliques:
+    /// recall@1 fell to 0.82 at 1M). On the int8 codes, so the O(width²)
+    /// distances stay cheap; layer 0 keeps each link's distance.
+    fn link_back(&self, inner: &mut Inner, other: Near, node: u32, level: u8) {
+        let (m0, width) = (self.m0, self.width(level));
+        let current = inner.links(m0, other.1, level);
         if current.contains(&node) {
             return;
         }
-        let mut links = current.to_vec();
-        links.push(node);
-        if links.len() > width {
-            let mut all: Vec<Near> = links
-                .iter()
-                .map(|&n| Near(inner.between(other, n), n))
-                .collect();
-            all.sort();
-            links = self.select(inner, &all, width);
+        if current.len() >= width {
+            // A full list is shrunk over its members' codes: start them.
+            current.iter().for_each(|&n| prefetch(inner.code(n)));
         }
-        inner.set_links(self.m0, other, level, &links);
+        let known = (level == 0).then(|| inner.dists(m0, other.1));
+        let mut all: Vec<Near> = current
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                let d = known.and_then(|k| k.get(i)).copied().unwrap_or(f32::NAN);
+                Near(
+                    if d.is_nan() {
+                        inner.between(other.1, n)
+                    } else {
+                        d
+                    },
+                    n,
+                )
+            })
+            .collect();
+        all.push(Near(other.0, node));
+        if all.len() > width {
+            all.sort();
+            all = self.select(inner, &all, width);
+        }
+        inner.set_near(m0, other.1, level, &all);
     }
 
     /// Searches with breadth `ef`, dropping refused ids afterwards; widens
@@ -460,7 +526,11 @@ impl GraphIndex {
     /// Builds an index of `rows` on `threads` threads.
     pub fn build(params: GraphParams, rows: &[(usize, Arc<[f32]>)], threads: usize) -> Self {
         let index = Self::new(params);
-        index.write().layer0.reserve(rows.len() * index.m0);
+        {
+            let mut inner = index.write();
+            inner.layer0.reserve(rows.len() * index.m0);
+            inner.dists0.reserve(rows.len() * index.m0);
+        }
         let next = AtomicUsize::new(0);
         let work = || {
             loop {
@@ -501,6 +571,7 @@ impl GraphIndex {
             .sum();
         let codes = inner.codes.len() + inner.scales.len() * 4;
         (inner.layer0.len() * 4
+            + inner.dists0.len() * 4
             + inner.counts0.len()
             + inner.levels.len()
             + inner.ids.len() * 8
@@ -602,6 +673,7 @@ impl GraphIndex {
             ..Inner::default()
         };
         inner.layer0 = vec![NONE; n * m0];
+        inner.dists0 = vec![f32::NAN; n * m0];
         inner.counts0 = vec![0; n];
         for node in 0..n {
             let key = r.u64()?;
@@ -645,7 +717,7 @@ impl GraphIndex {
                     }
                     links.push(link);
                 }
-                inner.set_links(m0, node as u32, l, &links);
+                inner.set_links(m0, node as u32, l, &links, None);
             }
         }
         if !r.0.is_empty() {
@@ -782,6 +854,24 @@ mod tests {
                 .search(&v, 3, &|_| true)
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn every_kept_link_distance_is_the_distance_between_its_nodes() {
+        let data = rows(3_000, 32, 11);
+        let index = GraphIndex::build(GraphParams::default(), &data, 1);
+        let inner = index.read();
+        let mut checked = 0;
+        for node in 0..inner.ids.len() as u32 {
+            let links = inner.links(index.m0, node, 0);
+            let dists = inner.dists(index.m0, node);
+            assert_eq!(links.len(), dists.len());
+            for (&link, &d) in links.iter().zip(dists) {
+                assert!((d - inner.between(node, link)).abs() < 1e-5, "{d}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 3_000 * 4, "{checked} links");
     }
 
     #[test]

@@ -107,10 +107,66 @@ pub(super) fn dot_i8_portable(a: &[i8], b: &[i8]) -> i32 {
     dot_i8_lanes(a, b)
 }
 
+/// 32 lanes per step: `maddubs` multiplies |a| (unsigned) by b with a's
+/// sign and adds neighbouring pairs into i16 — at most 2 × 127², no
+/// saturation, for codes in -127..=127 as [`quantize`] makes them — and `madd` by ones widens those to i32. (The compiler's own
+/// vectorisation of the loop above sign-extends to i32 and multiplies eight
+/// lanes at a time: 64 % of a 200k build's time went there.)
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
-    dot_i8_lanes(a, b)
+    use std::arch::x86_64::{
+        __m256i, _mm_add_epi32, _mm_cvtsi128_si32, _mm_shuffle_epi32, _mm256_add_epi32,
+        _mm256_castsi256_si128, _mm256_extracti128_si256, _mm256_loadu_si256, _mm256_madd_epi16,
+        _mm256_maddubs_epi16, _mm256_set1_epi16, _mm256_setzero_si256, _mm256_sign_epi8,
+    };
+    let n = a.len().min(b.len());
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = _mm256_setzero_si256();
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: `i + 32 <= n`, within both slices; unaligned loads.
+        let (va, vb) = unsafe {
+            (
+                _mm256_loadu_si256(a.as_ptr().add(i).cast::<__m256i>()),
+                _mm256_loadu_si256(b.as_ptr().add(i).cast::<__m256i>()),
+            )
+        };
+        let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(va, va), _mm256_sign_epi8(vb, va));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones));
+        i += 32;
+    }
+    let half = _mm_add_epi32(
+        _mm256_castsi256_si128(acc),
+        _mm256_extracti128_si256::<1>(acc),
+    );
+    let quarter = _mm_add_epi32(half, _mm_shuffle_epi32::<0b01_00_11_10>(half));
+    let one = _mm_add_epi32(quarter, _mm_shuffle_epi32::<0b10_11_00_01>(quarter));
+    _mm_cvtsi128_si32(one) + dot_i8_lanes(&a[i..n], &b[i..n])
+}
+
+/// Asks the CPU to start loading `items` into cache (a hint: it never
+/// faults, whatever the address).
+#[inline(always)]
+pub fn prefetch<T>(items: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let start = items.as_ptr().cast::<i8>();
+        let len = std::mem::size_of_val(items);
+        let mut at = 0;
+        while at < len {
+            // SAFETY: a prefetch is a hint that never faults; `at` stays
+            // within the slice.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    start.add(at),
+                );
+            }
+            at += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = items;
 }
 
 /// An int8 code of a vector: each component scaled by 127 / max |x|.
@@ -124,4 +180,32 @@ pub fn quantize(v: &[f32], code: &mut Vec<i8>) -> f32 {
     let k = 127.0 / max;
     code.extend(v.iter().map(|x| (x * k).round().clamp(-127.0, 127.0) as i8));
     max / 127.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn the_int8_dot_product_is_exact_at_every_length_and_at_the_extremes() {
+        let mut rng = StdRng::seed_from_u64(3);
+        for len in [0, 1, 31, 32, 33, 64, 100, 384, 385] {
+            let a: Vec<i8> = (0..len).map(|_| rng.random_range(-127..=127)).collect();
+            let b: Vec<i8> = (0..len).map(|_| rng.random_range(-127..=127)).collect();
+            let want: i32 = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| i32::from(*x) * i32::from(*y))
+                .sum();
+            assert_eq!(dot_i8(&a, &b), want, "length {len}");
+            assert_eq!(dot_i8_portable(&a, &b), want, "length {len}");
+        }
+        // The largest pairs: every lane at ±127.
+        for (x, y) in [(127i8, 127i8), (-127, -127), (-127, 127), (127, -127)] {
+            let (a, b) = (vec![x; 384], vec![y; 384]);
+            assert_eq!(dot_i8(&a, &b), 384 * i32::from(x) * i32::from(y));
+        }
+    }
 }

@@ -405,8 +405,16 @@ async fn a_full_deployment_sends_the_request_to_another_one() {
     }
     let gw = start(config).await;
     a.hold_streams();
-    let mut held = gw.post("/v1/chat/completions", &chat_stream("on a")).await;
-    assert_eq!(header(&held, "x-gateway-upstream"), "a");
+    // Weights 1000:1 send nearly every request to `a`; a draw that lands on
+    // `b` (about one in a thousand) is read to its end and tried again.
+    let mut held = loop {
+        let mut response = gw.post("/v1/chat/completions", &chat_stream("on a")).await;
+        assert_eq!(response.status(), 200);
+        if header(&response, "x-gateway-upstream") == "a" {
+            break response;
+        }
+        read_all(&mut response).await.expect("stream from b");
+    };
     for i in 0..3 {
         let response = gw
             .post("/v1/chat/completions", &chat(&format!("b{i}")))
