@@ -16,8 +16,10 @@
 
 mod common;
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, Ordering as AtomicOrdering};
 use std::time::Instant;
 
 use common::*;
@@ -30,6 +32,46 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const DIM: usize = 384;
+
+/// The system allocator, counting live heap bytes: the restart table's
+/// memory per entry is what the store allocated for its entries and graph.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every call goes to the system allocator unchanged; only a counter
+// is added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded as received.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size() as isize, AtomicOrdering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded as received.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size() as isize, AtomicOrdering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded as received.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_add(
+                new_size as isize - layout.size() as isize,
+                AtomicOrdering::Relaxed,
+            );
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 const QUERIES: usize = 200;
 
 /// One search: a query to its hits.
@@ -210,9 +252,9 @@ fn restart(sizes: &[usize]) {
     }
     println!("## restart to full-speed L2 search (one partition, through the store)\n");
     println!(
-        "| entries | cold: entries + rebuild s | warm: entries + saved graph s | **cold / warm** | graphs installed |"
+        "| entries | cold: entries + rebuild s | warm: entries + saved graph s | **cold / warm** | graphs installed | store bytes/entry (vector + graph + prompt + metadata) |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     for &n in &sizes {
         let vectors = synthetic(n, n as u64 + 1);
         let partition = [7u8; 32];
@@ -220,7 +262,10 @@ fn restart(sizes: &[usize]) {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                let text = format!("q{i}");
+                // About 100 bytes, a typical prompt.
+                let text = format!(
+                    "q{i}: how do I configure the gateway so that this setting works with the other {i:08}?"
+                );
                 let now = g_aigateway::cache::now_ms();
                 NewEntry {
                     id: entry_id(&partition, &text),
@@ -249,6 +294,8 @@ fn restart(sizes: &[usize]) {
             cache.stats().hnsw_partitions == 1 && !cache.rebuilding()
         };
         // Cold: what a node without saved graphs does.
+        let prompt = entries.iter().map(|e| e.text.len()).sum::<usize>() / n.max(1);
+        let before = LIVE.load(AtomicOrdering::Relaxed);
         let started = Instant::now();
         let cold = store();
         cold.insert_all(entries.clone());
@@ -256,6 +303,9 @@ fn restart(sizes: &[usize]) {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         let cold_s = secs(started);
+        // The vectors were allocated before and are shared, not copied.
+        let per_entry =
+            (LIVE.load(AtomicOrdering::Relaxed) - before) as f64 / n as f64 + (DIM * 4) as f64;
         let (exported, graphs) = cold.export_with_graphs();
         drop(cold);
         let archive: HashMap<u64, (EntryId, Arc<[f32]>)> = exported
@@ -275,7 +325,7 @@ fn restart(sizes: &[usize]) {
         }
         let warm_s = secs(started);
         println!(
-            "| {n} | {cold_s:.2} | {warm_s:.2} | **{:.0}x** | {installed} |",
+            "| {n} | {cold_s:.2} | {warm_s:.2} | **{:.0}x** | {installed} | {per_entry:.0} B ({prompt}-byte prompts) |",
             cold_s / warm_s.max(1e-9)
         );
     }
