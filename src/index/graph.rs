@@ -149,6 +149,20 @@ impl Inner {
         (1.0 - dot).max(0.0)
     }
 
+    /// Room for `n` more nodes of `dims` dimensions, reserved exactly: a
+    /// bulk build or a load knows its size, and growth by doubling would
+    /// leave up to half of every array unused (at 1M, ~300 bytes a node).
+    fn reserve(&mut self, n: usize, dims: usize, m0: usize) {
+        self.ids.reserve_exact(n);
+        self.vectors.reserve_exact(n);
+        self.codes.reserve_exact(n * dims);
+        self.scales.reserve_exact(n);
+        self.levels.reserve_exact(n);
+        self.counts0.reserve_exact(n);
+        self.layer0.reserve_exact(n * m0);
+        self.dists0.reserve_exact(n * m0);
+    }
+
     fn push_code(&mut self, code: &Code) {
         if self.dims == 0 {
             self.dims = code.code.len();
@@ -526,11 +540,9 @@ impl GraphIndex {
     /// Builds an index of `rows` on `threads` threads.
     pub fn build(params: GraphParams, rows: &[(usize, Arc<[f32]>)], threads: usize) -> Self {
         let index = Self::new(params);
-        {
-            let mut inner = index.write();
-            inner.layer0.reserve(rows.len() * index.m0);
-            inner.dists0.reserve(rows.len() * index.m0);
-        }
+        index
+            .write()
+            .reserve(rows.len(), rows.first().map_or(0, |r| r.1.len()), index.m0);
         let next = AtomicUsize::new(0);
         let work = || {
             loop {
@@ -672,6 +684,7 @@ impl GraphIndex {
             entry: NONE,
             ..Inner::default()
         };
+        inner.reserve(n, dims, m0);
         inner.layer0 = vec![NONE; n * m0];
         inner.dists0 = vec![f32::NAN; n * m0];
         inner.counts0 = vec![0; n];
