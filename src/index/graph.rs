@@ -4,7 +4,7 @@
 //! neighbour id) — rather than rebuilt after every restart.
 //!
 //! Layout: node `n`'s layer-0 links are `layer0[n * m0 ..][.. count0[n]]`, one
-//! flat array, with each link's distance beside it in `dists0`; links above
+//! flat array, with each link's distance beside it in `dists0` (as f16); links above
 //! layer 0 (about one node in `m`) live in `upper`. Vectors are the store's
 //! shared `Arc<[f32]>`s, never copied.
 //!
@@ -24,6 +24,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use half::f16;
 use sha2::{Digest, Sha256};
 
 use super::space::{VectorIndex, distance, dot_i8, prefetch, quantize};
@@ -72,8 +73,10 @@ struct Inner {
     counts0: Vec<u8>,
     layer0: Vec<u32>,
     /// Each layer-0 link's distance to its node (NaN: not known yet, as
-    /// after a load), so shrinking a full list does not recompute them.
-    dists0: Vec<f32>,
+    /// after a load), so shrinking a full list does not recompute them. In
+    /// f16 (64 B a node instead of 128): they only order a list's members
+    /// when it is shrunk, where 1e-3 does not matter.
+    dists0: Vec<f16>,
     /// Node → its links on layers 1..=level (index 0 is layer 1).
     upper: HashMap<u32, Vec<Vec<u32>>>,
     entry: u32,
@@ -93,7 +96,7 @@ impl Inner {
     }
 
     /// The distances of `node`'s layer-0 links, as many as its links.
-    fn dists(&self, m0: usize, node: u32) -> &[f32] {
+    fn dists(&self, m0: usize, node: u32) -> &[f16] {
         let n = node as usize;
         &self.dists0[n * m0..n * m0 + self.counts0[n] as usize]
     }
@@ -107,8 +110,12 @@ impl Inner {
             self.layer0[n * m0..n * m0 + count].copy_from_slice(&links[..count]);
             let slot = &mut self.dists0[n * m0..n * m0 + count];
             match dists {
-                Some(d) if d.len() >= count => slot.copy_from_slice(&d[..count]),
-                _ => slot.fill(f32::NAN),
+                Some(d) if d.len() >= count => {
+                    for (to, &from) in slot.iter_mut().zip(d) {
+                        *to = f16::from_f32(from);
+                    }
+                }
+                _ => slot.fill(f16::NAN),
             }
             self.counts0[n] = count as u8;
             return;
@@ -396,7 +403,7 @@ impl GraphIndex {
         inner.counts0.push(0);
         let m0 = self.m0;
         inner.layer0.extend(std::iter::repeat_n(NONE, m0));
-        inner.dists0.extend(std::iter::repeat_n(f32::NAN, m0));
+        inner.dists0.extend(std::iter::repeat_n(f16::NAN, m0));
         if level > 0 {
             inner.upper.insert(node, vec![Vec::new(); level as usize]);
         }
@@ -473,7 +480,9 @@ impl GraphIndex {
             .iter()
             .enumerate()
             .map(|(i, &n)| {
-                let d = known.and_then(|k| k.get(i)).copied().unwrap_or(f32::NAN);
+                let d = known
+                    .and_then(|k| k.get(i))
+                    .map_or(f32::NAN, |d| d.to_f32());
                 Near(
                     if d.is_nan() {
                         inner.between(other.1, n)
@@ -585,7 +594,7 @@ impl GraphIndex {
             .sum();
         let codes = inner.codes.len() + inner.scales.len() * 4;
         (inner.layer0.len() * 4
-            + inner.dists0.len() * 4
+            + inner.dists0.len() * 2
             + inner.counts0.len()
             + inner.levels.len()
             + inner.ids.len() * 8
@@ -689,7 +698,7 @@ impl GraphIndex {
         // Layer 0 is allocated at its full size just below.
         inner.reserve(n, dims, 0);
         inner.layer0 = vec![NONE; n * m0];
-        inner.dists0 = vec![f32::NAN; n * m0];
+        inner.dists0 = vec![f16::NAN; n * m0];
         inner.counts0 = vec![0; n];
         for node in 0..n {
             let key = r.u64()?;
@@ -883,7 +892,9 @@ mod tests {
             let dists = inner.dists(index.m0, node);
             assert_eq!(links.len(), dists.len());
             for (&link, &d) in links.iter().zip(dists) {
-                assert!((d - inner.between(node, link)).abs() < 1e-5, "{d}");
+                let exact = inner.between(node, link);
+                // f16: 11 significant bits.
+                assert!((d.to_f32() - exact).abs() <= exact.abs() / 1024.0 + 1e-6, "{d} {exact}");
                 checked += 1;
             }
         }

@@ -15,6 +15,8 @@ use crate::verifier::MAX_TEXT_BYTES;
 pub fn prompt(mut text: String) -> String {
     let keep = cap(&text, MAX_TEXT_BYTES).len();
     text.truncate(keep);
+    // A long prompt cut to its first bytes must not keep its whole buffer.
+    text.shrink_to_fit();
     text
 }
 

@@ -24,7 +24,7 @@ impl SemanticCache {
         let entries = store
             .order
             .iter()
-            .filter_map(|slot| store.entries.get(slot))
+            .filter_map(|slot| store.entries.get(slot).map(Box::as_ref))
             .filter(kept)
             .cloned()
             .collect();
@@ -34,7 +34,7 @@ impl SemanticCache {
             .filter_map(|(key, part)| {
                 let graph = part.graph()?;
                 let key_of = |slot: usize| {
-                    let entry = store.entries.get(&slot).filter(|e| kept(e))?;
+                    let entry = store.entries.get(&slot).map(Box::as_ref).filter(kept)?;
                     Some(graph_key(&entry.id))
                 };
                 Some((*key, graph.save(key_of)))
