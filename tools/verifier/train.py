@@ -359,6 +359,9 @@ def main():
                     help="see a family's training pairs this many times as often (e.g. relations=2)")
     ap.add_argument("--init", default="",
                     help="an adapter.safetensors to start from (same rank): fine-tunes an earlier run further")
+    ap.add_argument("--bf16", action="store_true",
+                    help="train under bfloat16 autocast (weights and the optimiser stay f32; the validation "
+                         "scores and calibration are computed in f32, as the gateway runs)")
     ap.add_argument("--qqp-extra", type=float, default=0.5,
                     help="share of the QQP training pairs seen twice as often (its labels are the hardest)")
     args = ap.parse_args()
@@ -399,7 +402,9 @@ def main():
     step, seen, loss_sum = 0, 0, 0.0
     while step < steps:
         for (ids, types, mask), y in batches(enc, train, args.batch, rng, swap=True):
-            loss = F.binary_cross_entropy_with_logits(model(ids, types, mask), y)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                logits = model(ids, types, mask)
+            loss = F.binary_cross_entropy_with_logits(logits.float(), y)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -454,7 +459,7 @@ def main():
         "prefilter": args.prefilter,
         "calibration": table,
         "reference": refs,
-        "training": {"seed": args.seed, "init": os.path.basename(args.init) if args.init else None, "examples": seen, "batch": args.batch, "lr": args.lr, "alpha": args.alpha,
+        "training": {"seed": args.seed, "init": os.path.basename(args.init) if args.init else None, "examples": seen, "batch": args.batch, "lr": args.lr, "alpha": args.alpha, "bf16": args.bf16,
                      "train_pairs": len(train), "val_pairs": len(val), "seconds": round(train_secs)},
     }
     with open(os.path.join(args.out, "verifier.json"), "w") as f:
