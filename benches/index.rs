@@ -8,7 +8,8 @@
 //!
 //! `cargo bench --bench index` (sizes 100k and 1M; `INDEX_SIZES=100000` for
 //! fewer, `INDEX_BASELINE=0` to skip `hnsw_rs`, `INDEX_THREADS=1` for one build,
-//! `INDEX_EF=96,128` to also search the built graph wider). The 100k set is real QQP embeddings when `target/l2-eval` holds
+//! `INDEX_EF=96,128` to also search the built graph wider, `INDEX_QUERIES` for
+//! more held-out queries than 200). The 100k set is real QQP embeddings when `target/l2-eval` holds
 //! them (`cargo run --release -p l2-eval` fills it), else the synthetic set;
 //! beyond, synthetic vectors with realistic structure: 4,000 topics, each a
 //! random direction, and every vector its topic plus noise (cosine to the
@@ -72,7 +73,15 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-const QUERIES: usize = 200;
+/// Held-out queries for search latency and recall@1 (`INDEX_QUERIES`, default
+/// 200; recall's standard error is about 0.009 at 200, 0.004 at 1,000).
+fn queries() -> usize {
+    std::env::var("INDEX_QUERIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&q| q > 0)
+        .unwrap_or(200)
+}
 
 /// One search: a query to its hits.
 type Search<'a> = dyn Fn(&[f32]) -> Vec<(usize, f32)> + 'a;
@@ -127,17 +136,18 @@ fn main() {
             .unwrap_or_else(|| vec![100_000, 1_000_000]),
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let held_out = queries();
     println!(
-        "## index at scale (384 dims, M 16, ef_construction 100, ef 96; {QUERIES} held-out queries)\n"
+        "## index at scale (384 dims, M 16, ef_construction 100, ef 96; {held_out} held-out queries)\n"
     );
     println!(
         "| entries | data | index | build s | inserts/s | search p50 µs | p99 µs | recall@1 | bytes/entry (vector + graph) | saved graph | load (warm) s | warm vs cold |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &n in &sizes {
-        let (data, source) = match (n <= 100_000).then(|| real(n + QUERIES)).flatten() {
+        let (data, source) = match (n <= 100_000).then(|| real(n + held_out)).flatten() {
             Some(v) => (v, "QQP"),
-            None => (synthetic(n + QUERIES, n as u64), "synthetic"),
+            None => (synthetic(n + held_out, n as u64), "synthetic"),
         };
         let (rows, queries) = data.split_at(n);
         let rows: Vec<(usize, Arc<[f32]>)> = rows.iter().cloned().enumerate().collect();
