@@ -10,11 +10,12 @@
 //! Without Redis the node runs standalone: purges stay local. To L2, a cluster
 //! is its [`Peers`]: where fills are published and remote answers fetched.
 
+mod heal;
 mod log;
 mod reader;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use futures_util::future::BoxFuture;
 use serde::Serialize;
@@ -25,7 +26,7 @@ pub use log::{Event, Fill, LogError, stream_id};
 use crate::cache::{CachedResponse, L1, PurgeScope, Purges, now_ms};
 use crate::config::ClusterConfig;
 use crate::metrics::Metrics;
-use crate::semantic::{EntryId, L2, NewEntry, Peers, id_hex, prompt};
+use crate::semantic::{EntryId, Fetched, L2, NewEntry, Peers, id_hex, prompt};
 use crate::shared::{Shared, Write};
 
 /// Where the node's log reader stands.
@@ -80,6 +81,10 @@ pub struct Cluster {
     /// Where the reader stands; observers may wait for it to move.
     sync: watch::Sender<SyncState>,
     pub readiness: Readiness,
+    /// The life of the shared Redis's data this node last saw ([`heal`]).
+    life: std::sync::Mutex<Option<String>>,
+    /// Bumped by each republish, so an older one stops.
+    republishes: AtomicU64,
 }
 
 impl Cluster {
@@ -104,6 +109,8 @@ impl Cluster {
                 ..SyncState::default()
             }),
             readiness: Readiness::default(),
+            life: std::sync::Mutex::default(),
+            republishes: AtomicU64::new(0),
         }
     }
 
@@ -140,11 +147,20 @@ impl Cluster {
     /// first, then its log entry, so a reader never sees an entry whose
     /// answer is not yet there; while Redis is away both wait, in order.
     pub fn publish_fill(&self, entry: &NewEntry) {
-        let (Some(shared), Some(response)) = (&self.shared, &entry.response) else {
+        let Some(shared) = &self.shared else {
             return;
         };
+        if let Some(writes) = self.fill_writes(shared, entry) {
+            shared.send_later(writes);
+        }
+    }
+
+    /// The writes that share `entry`: its answer, then its log entry; `None`
+    /// when this node does not hold its answer.
+    fn fill_writes(&self, shared: &Shared, entry: &NewEntry) -> Option<Vec<Write>> {
+        let response = entry.response.as_ref()?;
         let event = Event::Fill(Fill::of(entry, &self.node));
-        shared.send_later(vec![
+        Some(vec![
             Write::Set {
                 op: "l2_body",
                 key: Self::body_key(shared, &entry.id),
@@ -155,21 +171,30 @@ impl Cluster {
                 op: "l2_log",
                 cmd: append(shared, self.config.stream_maxlen, &event),
             },
-        ]);
+        ])
     }
 
-    /// The answer of an entry learned from another node, from Redis; `None`
-    /// when it is gone (expired, purged) or Redis fails.
-    pub async fn fetch_answer(&self, id: &EntryId, scope: &str) -> Option<Arc<CachedResponse>> {
-        let shared = self.shared.as_ref()?;
-        let bytes = shared
-            .get("l2_body", &Self::body_key(shared, id))
-            .await
-            .ok()??;
-        let entry = CachedResponse::decode(&bytes)?;
-        let live =
-            entry.remaining(now_ms()).is_some() && !self.purges.purged(scope, entry.stored_at_ms);
-        live.then(|| Arc::new(entry))
+    /// The answer of an entry learned from another node, from Redis: gone
+    /// when Redis has no live answer for it (expired, purged, undecodable,
+    /// lost with Redis's data), unavailable when Redis does not answer.
+    pub async fn fetch_answer(&self, id: &EntryId, scope: &str) -> Fetched {
+        let Some(shared) = self.shared.as_ref() else {
+            return Fetched::Gone;
+        };
+        let bytes = match shared.get("l2_body", &Self::body_key(shared, id)).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Fetched::Gone,
+            Err(_) => return Fetched::Unavailable,
+        };
+        match CachedResponse::decode(&bytes) {
+            Some(entry)
+                if entry.remaining(now_ms()).is_some()
+                    && !self.purges.purged(scope, entry.stored_at_ms) =>
+            {
+                Fetched::Answer(Arc::new(entry))
+            }
+            _ => Fetched::Gone,
+        }
     }
 
     /// Purges `scope` on this node at once and, through Redis, on every node:
@@ -265,11 +290,7 @@ impl Peers for Cluster {
         self.publish_fill(entry);
     }
 
-    fn fetch<'a>(
-        &'a self,
-        id: &'a EntryId,
-        scope: &'a str,
-    ) -> BoxFuture<'a, Option<Arc<CachedResponse>>> {
+    fn fetch<'a>(&'a self, id: &'a EntryId, scope: &'a str) -> BoxFuture<'a, Fetched> {
         Box::pin(self.fetch_answer(id, scope))
     }
 }

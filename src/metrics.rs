@@ -324,6 +324,11 @@ impl Metrics {
         self.with(|| counter!("gateway_cluster_purges_total", "source" => source).increment(1));
     }
 
+    /// An entry written back after Redis lost its data.
+    pub fn cluster_republished(&self) {
+        self.with(|| counter!("gateway_cluster_republished_total").increment(1));
+    }
+
     pub fn cluster_connected(&self, connected: bool) {
         self.with(|| {
             gauge!("gateway_cluster_reader_connected").set(f64::from(u8::from(connected)))

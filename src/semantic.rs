@@ -21,7 +21,7 @@ mod verify;
 pub use decide::{Ask, Decision, Judge};
 pub use entry::{Answer, Candidate, Lookup, NewEntry, Stats, prompt};
 pub use keys::{Archived, EntryId, PartitionKey, entry_id, graph_key, id_hex, partition_of};
-pub use stage::{L2, L2Lookup, Peers, Probe, Query};
+pub use stage::{Fetched, L2, L2Lookup, Peers, Probe, Query};
 pub use store::SemanticCache;
 pub use verify::{Guards, Rejection};
 

@@ -23,11 +23,11 @@ use redis::cluster::{ClusterClient, ClusterConfig};
 use tokio::sync::oneshot;
 
 pub use connection::Connection;
-pub use outbox::{OutboxLimits, Write};
+pub use outbox::{OutboxLimits, Write, backoff};
 
 use crate::config::RedisConfig;
 use crate::metrics::Metrics;
-use outbox::{Outbox, backoff};
+use outbox::Outbox;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SharedError {
@@ -187,8 +187,8 @@ fn start_writer(link: &Link, outbox: &Arc<Outbox>) {
 }
 
 impl Link {
-    /// Sends one outbox write.
-    async fn write(&self, write: &Write) -> bool {
+    /// Sends one write now; whether Redis took it.
+    pub async fn write(&self, write: &Write) -> bool {
         match write {
             Write::Set {
                 op,

@@ -3,7 +3,8 @@
 //! (blocking reads must not stall the shared multiplexed connection, nor be
 //! cut by its short response timeout). After an error it reconnects with
 //! backoff and resumes from its last id; if Redis lost the stream (restarted
-//! without persistence) it starts over from the beginning of what is there.
+//! without persistence) it starts over from the beginning of what is there,
+//! and the node writes back what it holds ([`super::heal`]).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -37,11 +38,23 @@ impl Cluster {
             match connected {
                 Ok(mut connection) => {
                     backoff = Duration::from_millis(100);
-                    self.update_sync(|s| s.connected = true);
-                    self.metrics.cluster_connected(true);
-                    self.session(&shared, &mut connection, &shutdown).await;
-                    self.update_sync(|s| s.connected = false);
-                    self.metrics.cluster_connected(false);
+                    match self.data_lost(&shared, &mut connection).await {
+                        Ok(lost) => {
+                            if lost {
+                                // What the log holds now is all new: read it all.
+                                self.update_sync(|s| s.position = "0".into());
+                                self.republish(shared.clone(), shutdown.clone());
+                            }
+                            self.update_sync(|s| s.connected = true);
+                            self.metrics.cluster_connected(true);
+                            self.session(&shared, &mut connection, &shutdown).await;
+                            self.update_sync(|s| s.connected = false);
+                            self.metrics.cluster_connected(false);
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cluster log reader cannot check Redis's data; retrying");
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cluster log reader cannot reach Redis; retrying");

@@ -28,12 +28,19 @@ use crate::metrics::Metrics;
 pub trait Peers: Send + Sync {
     /// Shares a node's own fill with every other node.
     fn publish(&self, entry: &NewEntry);
-    /// The answer of an entry another node filled; `None` when it is gone.
-    fn fetch<'a>(
-        &'a self,
-        id: &'a EntryId,
-        scope: &'a str,
-    ) -> BoxFuture<'a, Option<Arc<CachedResponse>>>;
+    /// The answer of an entry another node filled.
+    fn fetch<'a>(&'a self, id: &'a EntryId, scope: &'a str) -> BoxFuture<'a, Fetched>;
+}
+
+/// What asking the peers for an entry's answer found.
+pub enum Fetched {
+    Answer(Arc<CachedResponse>),
+    /// Redis answered that it is gone (expired, purged, or lost with Redis's
+    /// data): the entry can be dropped.
+    Gone,
+    /// Redis did not answer (down, frozen, timed out): a miss this time; the
+    /// entry stays, or a Redis blip would erase what the node knows.
+    Unavailable,
 }
 
 /// The L2 stage: the embedder, the semantic store and how hits are decided.
@@ -234,7 +241,8 @@ impl L2 {
     }
 
     /// The hit's answer: in memory, or fetched from a peer's fill in Redis
-    /// (and kept). An answer gone from Redis drops the entry: a miss.
+    /// (and kept). An answer gone from Redis drops the entry: a miss; one
+    /// Redis cannot give now is a miss that keeps the entry.
     async fn answer_of(
         &self,
         peers: &Arc<dyn Peers>,
@@ -244,14 +252,15 @@ impl L2 {
         match answer {
             Answer::Local(response) => Some(response),
             Answer::Remote(id) => match peers.fetch(&id, scope).await {
-                Some(response) => {
+                Fetched::Answer(response) => {
                     self.cache.attach(&id, Arc::clone(&response));
                     Some(response)
                 }
-                None => {
+                Fetched::Gone => {
                     self.cache.forget(&id);
                     None
                 }
+                Fetched::Unavailable => None,
             },
         }
     }

@@ -213,6 +213,91 @@ async fn sync_resumes_after_a_redis_restart_with_nothing_lost_that_redis_kept() 
     assert_eq!(mock.requests(), 2);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_converge_again_after_redis_loses_its_data() {
+    let mut redis = RedisServer::start();
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let a = start(node(&mock, &url, "a", dir.path())).await;
+    let b = start(node(&mock, &url, "b", dir.path())).await;
+    let c = start(node(&mock, &url, "c", dir.path())).await;
+    for gw in [&a, &b, &c] {
+        wait_ready(gw).await;
+    }
+    assert_eq!(label(&a, "How do I reset my password?").await, "miss");
+    wait_entries(&b, 1).await;
+    wait_entries(&c, 1).await;
+    stop(c).await;
+    // c never reads this one before Redis loses the log.
+    assert_eq!(label(&a, "How do I delete my account?").await, "miss");
+    wait_entries(&b, 2).await;
+
+    // Redis restarts empty: the log, and the answers b would fetch, are gone.
+    redis.restart_empty();
+    wait_for("node a to write back the answers it holds", || async {
+        metric(&a.metrics().await, "gateway_cluster_republished_total") == 2.0
+    })
+    .await;
+    // c comes back from its snapshot (one entry) and learns the other.
+    let c = start(node(&mock, &url, "c", dir.path())).await;
+    wait_ready(&c).await;
+    wait_entries(&c, 2).await;
+    // b's answers were only in Redis: they are there again.
+    assert_eq!(label(&b, "how can I reset my password").await, "hit-l2");
+    assert_eq!(label(&b, "How do I delete my account").await, "hit-l2");
+    assert_eq!(label(&c, "how can I delete my account").await, "hit-l2");
+    assert_eq!(l2_entries(&b).await, 2);
+    assert_eq!(mock.requests(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_redis_cannot_give_now_is_a_miss_that_keeps_the_entry() {
+    let data = tempfile::tempdir().unwrap();
+    let mut redis = RedisServer::start_persistent(data.path());
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let a = start(node(&mock, &url, "a", dir.path())).await;
+    let b = start(node(&mock, &url, "b", dir.path())).await;
+    wait_ready(&a).await;
+    wait_ready(&b).await;
+    assert_eq!(label(&a, "How do I reset my password?").await, "miss");
+    wait_entries(&b, 1).await;
+    // Redis down: b's hit cannot fetch the answer a made. A miss (answered
+    // by the upstream, stored on no tier), and b still knows the entry.
+    redis.kill();
+    let no_store = [("cache-control", "no-store")];
+    let asked = ask(
+        &b,
+        KEY_A,
+        &question(SYSTEM, "how can I reset my password"),
+        &no_store,
+    )
+    .await;
+    assert_eq!(asked.0, "miss");
+    assert_eq!(
+        l2_entries(&b).await,
+        1,
+        "a Redis outage does not erase the entry"
+    );
+    // Redis back with its data: the same paraphrase is a hit on b again.
+    redis.restart_persistent(data.path());
+    wait_for("node b to reach the restarted Redis", || async {
+        b.readyz().await["redis"] == "up"
+    })
+    .await;
+    let asked = ask(
+        &b,
+        KEY_A,
+        &question(SYSTEM, "how can I reset my password"),
+        &[],
+    )
+    .await;
+    assert_eq!(asked.0, "hit-l2");
+    assert_eq!(mock.requests(), 2);
+}
+
 /// The ways a snapshot file can be broken, each applied to a good one.
 fn corruptions(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     let mut flipped = good.to_vec();

@@ -105,6 +105,13 @@ impl RedisServer {
         Self::start_with(free_port(), &persistence(dir))
     }
 
+    /// Kills the server and starts an empty one on its port (Redis without
+    /// persistence restarted: everything it held is gone).
+    pub fn restart_empty(&mut self) {
+        self.kill();
+        *self = Self::start_on(self.port);
+    }
+
     /// Restarts a killed persistent server on its port with its data.
     pub fn restart_persistent(&mut self, dir: &std::path::Path) {
         self.kill();
