@@ -138,7 +138,9 @@ fn main() {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let held_out = queries();
     println!(
-        "## index at scale (384 dims, M 16, ef_construction 100, ef 96; {held_out} held-out queries)\n"
+        "## index at scale (384 dims, M 16, {} new links on layer 0, ef_construction 100, ef {}; {held_out} held-out queries)\n",
+        GraphParams::default().new_links0,
+        GraphParams::default().ef_search,
     );
     println!(
         "| entries | data | index | build s | inserts/s | search p50 µs | p99 µs | recall@1 | bytes/entry (vector + graph) | saved graph | load (warm) s | warm vs cold |"
@@ -199,12 +201,29 @@ fn main() {
             .ok()
             .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
             .unwrap_or_else(|| vec![1, threads]);
-        for t in counts
+        // Links a new node picks on layer 0 (`INDEX_NEW_LINKS`, e.g. `32,16`
+        // for an A/B in one run; the default's value otherwise).
+        let new_links: Vec<usize> = std::env::var("INDEX_NEW_LINKS")
+            .ok()
+            .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+            .unwrap_or_else(|| vec![GraphParams::default().new_links0]);
+        let builds: Vec<(usize, usize)> = counts
             .into_iter()
             .collect::<std::collections::BTreeSet<_>>()
-        {
+            .into_iter()
+            .flat_map(|t| new_links.iter().map(move |&l| (t, l)))
+            .collect();
+        for (t, new_links0) in builds {
+            let params = GraphParams {
+                new_links0,
+                ..GraphParams::default()
+            };
+            let t_label = match new_links0 == GraphParams::default().new_links0 {
+                true => t.to_string(),
+                false => format!("{t} (new links {new_links0})"),
+            };
             let started = Instant::now();
-            let graph = GraphIndex::build(GraphParams::default(), &rows, t);
+            let graph = GraphIndex::build(params, &rows, t);
             let build = secs(started);
             let (p50, p99, recall) = measure(&graph);
             // Wider searches on the same graph (`INDEX_EF`, e.g. `96,128`).
@@ -215,7 +234,7 @@ fn main() {
             for ef in widths {
                 let (p50, p99, recall) = measure_with(&|q| graph.search_ef(q, 1, ef, &|_| true));
                 println!(
-                    "| {n} | {source} | graph, {t} thread(s), search ef {ef} | — | — | {p50:.0} | {p99:.0} | {recall:.3} | — | — | — | — |"
+                    "| {n} | {source} | graph, {t_label} thread(s), search ef {ef} | — | — | {p50:.0} | {p99:.0} | {recall:.3} | — | — | — | — |"
                 );
             }
             let bytes = graph.save(|id| Some(id as u64 * 2 + 1));
@@ -234,7 +253,7 @@ fn main() {
                 "a loaded graph answers as built"
             );
             println!(
-                "| {n} | {source} | graph, {t} thread(s) | {build:.1} | {:.0} | {p50:.0} | {p99:.0} | {recall:.3} | {} | {:.1} MB | {load:.2} | {:.0}x |",
+                "| {n} | {source} | graph, {t_label} thread(s) | {build:.1} | {:.0} | {p50:.0} | {p99:.0} | {recall:.3} | {} | {:.1} MB | {load:.2} | {:.0}x |",
                 n as f64 / build,
                 DIM * 4 + graph.link_bytes(),
                 bytes.len() as f64 / 1e6,
