@@ -459,6 +459,42 @@ FAMILIES += [
         "At what age do babies usually {x}?", "When do most babies {x}?", "What age should a baby {x}?",
         "How old are babies when they {x}?",
     ], negatives=["What can I do to help my baby {x}?", "Is it normal if my baby doesn't {x} yet?"]),
+    # One template, one slot changed: "verify my username" / "verify my password"
+    # ask different things however alike they read.
+    fam("account_item", {"act": [("verify", "change"), ("update", "remove"), ("recover", "reset"), ("add", "delete")],
+                         "x": ["email address", "username", "password", "phone number", "identity", "payment method",
+                               "billing address", "security questions", "profile picture", "display name",
+                               "date of birth", "backup email", "recovery codes", "shipping address", "tax ID",
+                               "bank account"]}, [
+        "How can I {act} my {x}?", "How do I {act} my {x}?", "What are the steps to {act} my {x}?",
+        "I need to {act} my {x}. How do I do that?", "how to {act} the {x} on my account",
+        "Where do I go to {act} my {x}?",
+    ], negatives=["Why can't I {act} my {x}?", "Who can see my {x}?"]),
+    fam("account_settings", {"act": [("confirm", "edit"), ("change", "delete"), ("set up", "turn off"), ("link", "unlink")],
+                             "x": ["email", "login name", "passcode", "mobile number", "credit card", "home address",
+                                   "PIN", "recovery phone", "avatar", "nickname", "birthday", "secondary email",
+                                   "Google account", "Apple ID", "work address", "bank details", "passkey",
+                                   "security key", "linked accounts", "alternate email"]}, [
+        "How can I {act} my {x}?", "How do I {act} the {x} on my account?", "Steps to {act} my {x}?",
+        "Can you tell me how to {act} my {x}?", "{act} {x} on my account", "Is there a way to {act} my {x}?",
+    ], negatives=["What happens if I {act} my {x}?", "Can someone else {act} my {x}?"]),
+    fam("device_setting", {"x": ["Wi-Fi calling", "night shift", "airplane mode", "auto-brightness", "do not disturb",
+                                 "the screen lock", "app permissions", "location history", "voice assistant",
+                                 "push notifications", "the camera sound", "haptic feedback", "battery saver",
+                                 "hotspot", "NFC", "automatic backups"],
+                           "v": [("switch off", "switch on"), ("activate", "deactivate")],
+                           "os": OSES}, [
+        "How do I {v} {x} on {os}?", "How to {v} {x} on {os}?", "Where can I {v} {x} on {os}?",
+        "On {os}, how do I {v} {x}?", "What's the way to {v} {x} on {os}?",
+    ]),
+    fam("settings_item", {"x": ["notifications", "dark mode", "location services", "autoplay", "read receipts",
+                                "two-factor authentication", "cookies", "auto-updates", "Bluetooth", "the firewall",
+                                "spell check", "autocorrect", "screen time limits", "background app refresh"],
+                          "v": [("turn off", "turn on"), ("enable", "disable")],
+                          "os": OSES}, [
+        "How do I {v} {x} on {os}?", "How can I {v} {x} on {os}?", "Where is the setting to {v} {x} on {os}?",
+        "{v} {x} on {os}", "What are the steps to {v} {x} on {os}?",
+    ]),
 ]
 
 # ------------------------------------------------------------ relations
@@ -493,27 +529,76 @@ RELATION_TEMPLATES = [
     ("Is it true that {a} {v}s {b}?", "Is it true that {b} is {p} by {a}?"),
 ]
 
-# Directions: from/to, into, than — the order is the question.
-DIRECTIONS = [
-    ("How do I migrate from {a} to {b}?", "What's the best way to move from {a} to {b}?", PROG_LANGS + APPS),
-    ("What is the exchange rate from {a} to {b}?", "How much is one {a} in {b}?",
-     ["US dollars", "euros", "British pounds", "Japanese yen", "Swiss francs", "Indian rupees",
-      "Canadian dollars", "Chinese yuan", "Mexican pesos", "Brazilian reais"]),
-    ("Translate this sentence from {a} into {b}.", "Please translate this sentence from {a} to {b}.", LANGUAGES),
-    ("Is {a} bigger than {b}?", "Is {a} larger than {b}?", COUNTRIES + CITIES),
-    ("Is {a} older than {b}?", "Was {a} born before {b}?", PEOPLE),
-    ("How do I switch from {a} to {b}?", "What are the steps to switch from {a} to {b}?", OSES + APPS),
-    ("How long does it take to drive from {a} to {b}?", "What is the driving time from {a} to {b}?", CITIES),
+# Directions: from/to, into, than — the order is the question. Each entry is a
+# list of templates that ask the same thing ({a} the source or the larger side,
+# {b} the other), some naming {b} first ("to B from A"), so the model learns the
+# roles, not the word order; swapping {a} and {b} asks something else.
+CURRENCIES = ["US dollars", "euros", "British pounds", "Japanese yen", "Swiss francs", "Indian rupees",
+              "Canadian dollars", "Chinese yuan", "Mexican pesos", "Brazilian reais"]
+FILE_FORMATS = ["PDF", "Word", "JPEG", "PNG", "CSV", "Excel", "MP4", "MP3", "HTML", "Markdown", "JSON",
+                "YAML", "XML", "GIF", "WAV", "EPUB", "SVG", "TXT"]
+DATA_TYPES = ["int", "string", "float", "double", "long", "char", "byte array", "list", "array", "map",
+              "set", "tuple", "boolean", "dictionary", "vector", "slice"]
+MONEY_PLACES = ["checking account", "savings account", "PayPal account", "Venmo", "credit card",
+                "brokerage account", "401(k)", "Roth IRA", "debit card", "Cash App", "HSA", "crypto wallet"]
+WORK_TOOLS = ["Trello", "Jira", "Asana", "Notion", "Evernote", "Google Drive", "Dropbox", "OneDrive",
+              "Gmail", "Outlook", "Slack", "Microsoft Teams", "GitHub", "GitLab", "Salesforce", "HubSpot"]
+
+DIRECTIONS_SHARED = [
+    (["How do I migrate from {a} to {b}?", "What's the best way to move from {a} to {b}?",
+      "How can I migrate to {b} from {a}?"], PROG_LANGS + APPS),
+    (["What is the exchange rate from {a} to {b}?", "How much is one {a} in {b}?",
+      "How many {b} do I get for one {a}?"], CURRENCIES),
+    (["Translate this sentence from {a} into {b}.", "Please translate this sentence from {a} to {b}.",
+      "Translate this {a} sentence into {b}."], LANGUAGES),
+    (["Is {a} bigger than {b}?", "Is {a} larger than {b}?", "Is {b} smaller than {a}?"], COUNTRIES + CITIES),
+    (["Is {a} older than {b}?", "Was {a} born before {b}?", "Is {b} younger than {a}?"], PEOPLE),
+    (["How do I switch from {a} to {b}?", "What are the steps to switch from {a} to {b}?",
+      "How can I switch to {b} from {a}?"], OSES + APPS),
+    (["How long does it take to drive from {a} to {b}?", "What is the driving time from {a} to {b}?",
+      "How many hours is the drive to {b} from {a}?"], CITIES),
 ]
 
+# Split by template between training and validation (see relation_pairs), so
+# the validation figures include direction forms the model never saw.
+DIRECTIONS_SPLIT = [
+    (["How do I convert a {a} file to {b}?", "How can I turn a {a} into a {b} file?",
+      "What's the easiest way to convert {a} to {b}?", "Convert {a} to {b}"], FILE_FORMATS),
+    (["How do I convert a {a} to a {b}?", "How can I cast a {a} to a {b}?",
+      "What's the way to turn a {a} into a {b}?"], DATA_TYPES),
+    (["How do I transfer money from my {a} to my {b}?", "Can I move money from my {a} into my {b}?",
+      "How can I send money to my {b} from my {a}?"], MONEY_PLACES),
+    (["How much does it cost to ship a package from {a} to {b}?", "What is the shipping cost from {a} to {b}?",
+      "How expensive is it to send a parcel to {b} from {a}?"], COUNTRIES),
+    (["Is {a} faster than {b}?", "Does {a} run faster than {b}?", "Is {b} slower than {a}?"], PROG_LANGS),
+    (["Should I move from {a} to {b}?", "Is moving from {a} to {b} a good idea?",
+      "Is it worth relocating to {b} from {a}?"], CITIES),
+    (["How do I port my {a} code to {b}?", "How can I rewrite my {a} code in {b}?",
+      "What's the best way to translate a {a} codebase into {b}?"], PROG_LANGS),
+    (["How do I export my data from {a} to {b}?", "How can I move everything from {a} into {b}?",
+      "How do I import my {a} data into {b}?"], WORK_TOOLS),
+    (["How do I get from {a} to {b} by train?", "What is the train route from {a} to {b}?",
+      "Which train goes to {b} from {a}?"], CITIES),
+    (["Is {a} north of {b}?", "Does {a} lie north of {b}?", "Is {b} south of {a}?"], CITIES + COUNTRIES),
+    (["Do {a} eat {b}?", "Will {a} eat {b}?", "Are {b} eaten by {a}?"], ANIMALS),
+    (["Is {a} more popular than {b}?", "Do more people use {a} than {b}?", "Is {b} less popular than {a}?"],
+     PROG_LANGS + APPS),
+    (["Is a flight from {a} to {b} cheaper in winter?", "Are flights from {a} to {b} cheaper in the winter?",
+      "Is it cheaper to fly to {b} from {a} in winter?"], CITIES),
+    (["How do I redirect traffic from {a} to {b}?", "How can I forward requests from {a} to {b}?",
+      "How do I send {a} traffic to {b}?"], ["HTTP", "HTTPS", "port 80", "port 443", "port 8080", "the old domain",
+                                              "the new domain", "www", "the staging server", "the production server"]),
+]
 
 def relation_pairs(rng, split, seed, n, values_for, bucket):
     """Ordered relations and directions: passive-voice and reworded
     positives, swapped-sides negatives, other-verb negatives."""
     out = []
     verbs = values_for(RELATION_VERBS, split, seed)
+    directions = DIRECTIONS_SHARED + [d for d in DIRECTIONS_SPLIT
+                                      if (bucket(f"direction:{d[0][0]}", seed) < 0.25) == (split == "val")]
     while len(out) < n:
-        if rng.random() < 0.6:
+        if rng.random() < 0.5:
             sides = values_for(rng.choice(RELATION_SIDES), split, seed)
             a, b = rng.sample(sides, 2)
             (v, p) = rng.choice(verbs)
@@ -529,9 +614,10 @@ def relation_pairs(rng, split, seed, n, values_for, bucket):
                 (v2, p2) = rng.choice([x for x in verbs if x[0] != v])
                 other, label, kind = active.format(a=a, b=b, v=v2, p=p2), 0, "gen-value"
         else:
-            first, second, pool = rng.choice(DIRECTIONS)
+            templates, pool = rng.choice(directions)
             pool = values_for(pool, split, seed)
             a, b = rng.sample(pool, 2)
+            first, second = rng.sample(templates, 2)
             base = first.format(a=a, b=b)
             roll = rng.random()
             if roll < 0.4:

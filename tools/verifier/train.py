@@ -306,16 +306,21 @@ def curve(probs, labels, keep):
     return out
 
 
-def calibrate(points, targets):
+def calibrate(points, targets, min_support):
     """For each wanted precision, the lowest cut-off at which precision stays at
-    or above it for every higher cut-off too."""
+    or above it for every higher cut-off too, counting only cut-offs with at
+    least `min_support` validation pairs above them: precision measured on a
+    handful of pairs is noise (one mislabelled pair at the very top would move
+    it by percents), and letting it decide would make every wanted precision
+    above it unreachable."""
     table = []
     for want in targets:
         best = None
         floor = 1.0
-        for p, prec, rec in points:  # descending cut-off
-            floor = min(floor, prec)
-            if floor >= want:
+        for i, (p, prec, rec) in enumerate(points):  # descending cut-off
+            if i + 1 >= min_support:
+                floor = min(floor, prec)
+            if floor >= want and i + 1 >= min_support:
                 best = (p, prec, rec)
         if best is None:
             best = (1.0, 1.0, 0.0)
@@ -331,6 +336,12 @@ def report(name, probs, labels, cut):
     prec = tp / (tp + fp) if tp + fp else 1.0
     print(f"  {name:26} n {len(labels):6} pos {pos:6}  precision {prec:.3f} recall {tp / max(pos, 1):.3f} "
           f"false-hit rate {fp / max(len(labels) - pos, 1):.3f}")
+
+
+def native_bf16():
+    """Whether this CPU computes bfloat16 natively (else autocast emulates it, slowly)."""
+    cpu = torch.cpu
+    return any(getattr(cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
 
 
 def sha256(path):
@@ -364,11 +375,25 @@ def main():
                          "scores and calibration are computed in f32, as the gateway runs)")
     ap.add_argument("--qqp-extra", type=float, default=0.5,
                     help="share of the QQP training pairs seen twice as often (its labels are the hardest)")
+    ap.add_argument("--max-minutes", type=float, default=0,
+                    help="fit training into this many minutes from the start (loading included, validation not): "
+                         "after a few steps the run measures its speed and trains on fewer examples if needed")
+    ap.add_argument("--no-validation", action="store_true",
+                    help="write the adapter only (a first stage that a second one starts from)")
+    ap.add_argument("--min-support", type=int, default=200,
+                    help="calibration: validation pairs that must lie above a cut-off before its precision counts")
+    ap.add_argument("--calibrate-only", action="store_true",
+                    help="no training: load the adapter in --out, re-score the validation split and rewrite "
+                         "verifier.json (its training record kept)")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
     torch.set_num_threads(args.threads)
+    if args.bf16 and not native_bf16():
+        print("warning: this CPU has no native bfloat16 (AVX512-BF16 or AMX); bfloat16 autocast would be "
+              "about 10x slower than f32 here, so training runs in f32", flush=True)
+        args.bf16 = False
     started = time.time()
     sd = load_file(os.path.join(args.model, "model.safetensors"))
     cfg = json.load(open(os.path.join(args.model, "config.json")))
@@ -377,6 +402,14 @@ def main():
     if args.init:
         model.load_adapter(load_file(args.init))
         print(f"started from {args.init}")
+    if args.calibrate_only:
+        adapter = os.path.join(args.out, "adapter.safetensors")
+        model.load_adapter(load_file(adapter))
+        with open(os.path.join(args.out, "verifier.json")) as f:
+            training = json.load(f)["training"]
+        validate_and_write(model, enc, sd, cfg, load(os.path.join(args.data, "val.jsonl")), args, adapter, training)
+        print(f"\nrewrote {os.path.join(args.out, 'verifier.json')} in {(time.time() - started) / 60:.1f} min")
+        return
     train = load(os.path.join(args.data, "train.jsonl"))
     qqp = [r for r in train if r["kind"] == "qqp"]
     rng.shuffle(qqp)
@@ -398,10 +431,23 @@ def main():
     opt = torch.optim.AdamW([{"params": rest, "lr": args.lr}, {"params": head, "lr": args.lr * 2}], weight_decay=0.01)
     steps = args.examples // args.batch
     warm = max(steps // 20, 1)
+    # The schedule reads `steps` and `warm` when called, so a budget cut below
+    # shortens it (decay included) rather than stopping it half-way.
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / (steps - warm))))
     step, seen, loss_sum = 0, 0, 0.0
+    probe, loop_started = 40, time.time()
     while step < steps:
         for (ids, types, mask), y in batches(enc, train, args.batch, rng, swap=True):
+            if args.max_minutes and step == probe:
+                per_step = (time.time() - loop_started) / probe
+                left = args.max_minutes * 60 - (time.time() - started)
+                fit = probe + int(max(left, 0) / per_step)
+                if fit < steps:
+                    print(f"budget: {args.batch / per_step:.1f} pairs/s here, so {fit * args.batch} of "
+                          f"{steps * args.batch} examples fit in --max-minutes {args.max_minutes}; training on those",
+                          flush=True)
+                    steps = fit
+                    warm = min(warm, max(steps // 20, 1))
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
                 logits = model(ids, types, mask)
             loss = F.binary_cross_entropy_with_logits(logits.float(), y)
@@ -424,7 +470,19 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     adapter = os.path.join(args.out, "adapter.safetensors")
     save_file(model.adapter_tensors(), adapter, metadata={"rank": str(args.rank), "format": "g-aigateway-verifier-1"})
+    training = {"seed": args.seed, "init": os.path.basename(args.init) if args.init else None, "examples": seen,
+                "batch": args.batch, "lr": args.lr, "alpha": args.alpha, "bf16": args.bf16,
+                "train_pairs": len(train), "val_pairs": len(val), "seconds": round(train_secs)}
+    if args.no_validation:
+        print(f"\nwrote {adapter} (not validated) in {(time.time() - started) / 60:.1f} min")
+        return
+    validate_and_write(model, enc, sd, cfg, val, args, adapter, training)
+    print(f"\nwrote {adapter} ({os.path.getsize(adapter)} bytes) in {(time.time() - started) / 60:.1f} min")
 
+
+def validate_and_write(model, enc, sd, cfg, val, args, adapter, training):
+    """Scores the validation split (f32), prints the curve, the calibration and
+    the figures by kind, and writes verifier.json next to the adapter."""
     pairs = [(r["a"], r["b"]) for r in val]
     labels = [int(r["label"]) for r in val]
     probs = scores(model, enc, pairs)
@@ -436,8 +494,8 @@ def main():
     for p, prec, rec in points[:: max(1, len(points) // 40)]:
         print(f"| {p:.4f} | {prec:.4f} | {rec:.4f} |")
     targets = [0.80, 0.85, 0.90, 0.925, 0.95, 0.97, 0.98, 0.99]
-    table = calibrate(points, targets)
-    print("\ncalibration (min precision -> cut-off):")
+    table = calibrate(points, targets, args.min_support)
+    print(f"\ncalibration (min precision -> cut-off; at least {args.min_support} pairs above a cut-off):")
     for row in table:
         print(f"  {row}")
     cut95 = next(r["cutoff"] for r in table if r["min_precision"] == 0.95)
@@ -457,17 +515,15 @@ def main():
         "max_text_bytes": MAX_TEXT_BYTES,
         "max_pair_tokens": MAX_PAIR_TOKENS,
         "prefilter": args.prefilter,
+        "calibration_min_support": args.min_support,
         "calibration": table,
         "reference": refs,
-        "training": {"seed": args.seed, "init": os.path.basename(args.init) if args.init else None, "examples": seen, "batch": args.batch, "lr": args.lr, "alpha": args.alpha, "bf16": args.bf16,
-                     "train_pairs": len(train), "val_pairs": len(val), "seconds": round(train_secs)},
+        "training": training,
     }
     with open(os.path.join(args.out, "verifier.json"), "w") as f:
         json.dump(meta, f, indent=2)
     for r in refs:
         print(f"  {r['score']:.4f}  {r['a']} | {r['b']}")
-    print(f"\nwrote {adapter} ({os.path.getsize(adapter)} bytes) in {(time.time() - started) / 60:.1f} min")
-
 
 if __name__ == "__main__":
     main()
