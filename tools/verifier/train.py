@@ -407,7 +407,11 @@ def main():
         model.load_adapter(load_file(adapter))
         with open(os.path.join(args.out, "verifier.json")) as f:
             training = json.load(f)["training"]
-        validate_and_write(model, enc, sd, cfg, load(os.path.join(args.data, "val.jsonl")), args, adapter, training)
+        val = load(os.path.join(args.data, "val.jsonl"))
+        if args.val_limit:
+            rng.shuffle(val)
+            val = val[:args.val_limit]
+        validate_and_write(model, enc, sd, cfg, val, args, adapter, training)
         print(f"\nrewrote {os.path.join(args.out, 'verifier.json')} in {(time.time() - started) / 60:.1f} min")
         return
     train = load(os.path.join(args.data, "train.jsonl"))

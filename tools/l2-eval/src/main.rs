@@ -60,8 +60,8 @@ struct Cli {
     /// Cosine threshold of the cosine and rules modes in the verifier tables.
     #[arg(long, default_value_t = 0.95)]
     threshold: f32,
-    /// Also write every pair's kind, label, cosine and verifier score here
-    /// (JSON lines), for curves of your own.
+    /// Also write every pair's kind, label, cosine, verifier score and whether
+    /// the shipped vetoes pass it here (JSON lines), for curves of your own.
     #[arg(long)]
     dump: Option<PathBuf>,
     /// Score pairs down to this cosine (default: the verifier's prefilter).

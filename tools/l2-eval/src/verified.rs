@@ -53,9 +53,12 @@ pub fn dump(
     cos: &[f32],
     scores: &[Option<f32>],
 ) -> std::io::Result<()> {
+    // Whether the shipped vetoes (`semantic.vetoes`) let the pair through.
+    let vetoes = Guards::only(&SemanticConfig::default().vetoes);
     let mut out = String::new();
     for (i, p) in pairs.iter().enumerate() {
-        let line = serde_json::json!({"kind": p.kind, "label": u8::from(p.label), "cos": cos[i], "score": scores[i]});
+        let passes = vetoes.check(&p.b, &p.a).is_ok();
+        let line = serde_json::json!({"kind": p.kind, "label": u8::from(p.label), "cos": cos[i], "score": scores[i], "vetoes_pass": passes});
         out.push_str(&line.to_string());
         out.push('\n');
     }
