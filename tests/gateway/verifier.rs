@@ -51,6 +51,28 @@ const PARAPHRASES: [(&str, &str); 6] = [
     ("How do I make pancakes?", "What's a good pancake recipe?"),
 ];
 
+/// Looser rewordings: the verifier is less sure of these, so they lie
+/// between the cut-offs of a low and a high wanted precision.
+const LOOSER_PARAPHRASES: [(&str, &str); 5] = [
+    (
+        "What are some tips for sleeping better?",
+        "How can I improve my sleep?",
+    ),
+    ("Why is the sky blue?", "What makes the sky look blue?"),
+    (
+        "How do I learn to code?",
+        "What's the best way to start learning programming?",
+    ),
+    (
+        "Recommend a good science fiction book.",
+        "What sci-fi novel should I read?",
+    ),
+    (
+        "How can I lose weight quickly?",
+        "What is the fastest way to lose weight?",
+    ),
+];
+
 #[tokio::test]
 async fn paraphrases_that_cosine_alone_missed_now_hit() {
     let mock = mock().await;
@@ -173,7 +195,8 @@ async fn asking_for_more_precision_gives_fewer_hits() {
     let gw = start(config).await;
     let strict = [("x-gateway-semantic-min-precision", "0.999")];
     let (mut lax_hits, mut strict_hits) = (0, 0);
-    for (n, (cached, asked)) in PARAPHRASES.iter().enumerate() {
+    let all = PARAPHRASES.iter().chain(LOOSER_PARAPHRASES.iter());
+    for (n, (cached, asked)) in all.enumerate() {
         if pair(&gw, 2 * n, cached, asked, &[]).await == "hit-l2" {
             lax_hits += 1;
         }

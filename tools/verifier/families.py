@@ -590,15 +590,62 @@ DIRECTIONS_SPLIT = [
                                               "the new domain", "www", "the staging server", "the production server"]),
 ]
 
-def relation_pairs(rng, split, seed, n, values_for, bucket):
+# Training only (never in validation, so the validation split stays as it
+# was): more ordered forms, so that "A then B" is learned as a pattern of
+# the pair rather than of a few templates.
+STORAGE = ["my laptop", "my phone", "an external drive", "a USB stick", "iCloud", "Google Drive", "Dropbox",
+           "OneDrive", "the server", "my old PC", "my new PC", "a NAS", "an SD card", "S3"]
+MAILBOXES = ["Gmail", "Outlook", "Yahoo Mail", "iCloud Mail", "ProtonMail", "my work account",
+             "my personal account", "my old address", "my new address", "Fastmail"]
+DEVICES = ["iPhone", "iPad", "MacBook", "Android phone", "Kindle", "Nintendo Switch", "Windows laptop",
+           "Galaxy tablet", "Pixel", "AirPods case", "Steam Deck", "GoPro"]
+EVENTS = ["World War I", "World War II", "the French Revolution", "the American Revolution", "the Renaissance",
+          "the Industrial Revolution", "the Cold War", "the fall of Rome", "the moon landing",
+          "the invention of the printing press", "the Black Death", "the Reformation"]
+KINDS = ["square", "rectangle", "tomato", "fruit", "vegetable", "whale", "mammal", "fish", "bat", "bird",
+         "virus", "bacterium", "penguin", "spider", "insect", "mushroom", "plant", "peanut", "nut", "legume"]
+CONDITIONS = ["stress", "insomnia", "anxiety", "depression", "high blood pressure", "obesity", "diabetes",
+              "headaches", "dehydration", "fatigue", "back pain", "poor posture"]
+UNITS = ["miles", "kilometers", "pounds", "kilograms", "ounces", "grams", "inches", "centimeters", "feet",
+         "meters", "gallons", "liters", "Celsius", "Fahrenheit", "cups", "milliliters"]
+
+DIRECTIONS_TRAIN_ONLY = [
+    (["How do I copy files from {a} to {b}?", "How can I move my files from {a} onto {b}?",
+      "What's the way to copy files to {b} from {a}?"], STORAGE),
+    (["How do I forward emails from {a} to {b}?", "How can I auto-forward my mail from {a} to {b}?",
+      "How do I send all my email to {b} from {a}?"], MAILBOXES),
+    (["Can I charge a {b} with a {a} charger?", "Will a {a} charger work for a {b}?",
+      "Is it safe to use a {a} charger on a {b}?"], DEVICES),
+    (["Did {a} happen before {b}?", "Was {a} earlier than {b}?", "Did {b} happen after {a}?"], EVENTS),
+    (["Is a {a} a kind of {b}?", "Is a {a} a type of {b}?", "Does a {a} count as a {b}?"], KINDS),
+    (["Can {a} cause {b}?", "Does {a} lead to {b}?", "Is {b} caused by {a}?"], CONDITIONS),
+    (["How do I convert {a} to {b}?", "What's the formula to convert {a} into {b}?",
+      "How can I turn {a} into {b}?"], UNITS),
+    (["Would {a} win a fight against {b}?", "Can {a} beat {b} in a fight?", "Would {b} lose a fight to {a}?"],
+     ANIMALS),
+    (["Is living in {a} more expensive than living in {b}?", "Does it cost more to live in {a} than in {b}?",
+      "Is {b} cheaper to live in than {a}?"], CITIES),
+    (["How do I call {a} code from {b}?", "How can I use a {a} library from {b}?",
+      "What's the way to invoke {a} functions in a {b} program?"], PROG_LANGS),
+    (["Can {a} speakers understand {b}?", "Is {b} easy to understand for {a} speakers?",
+      "Do {a} speakers find {b} easy to understand?"], LANGUAGES),
+    (["How do I upgrade from {a} to {b}?", "What are the steps to upgrade {a} to {b}?",
+      "How can I go to {b} from {a}?"], OSES),
+    (["Does {a} influence {b}?", "Did {a} shape the work of {b}?", "Was {b} influenced by {a}?"], PEOPLE),
+    (["How do I send a file from {a} to {b}?", "How can I transfer a photo from my {a} to my {b}?",
+      "What's the best way to get files onto my {b} from my {a}?"], DEVICES),
+]
+
+
+def relation_pairs(rng, split, seed, n, values_for, bucket, only=None):
     """Ordered relations and directions: passive-voice and reworded
     positives, swapped-sides negatives, other-verb negatives."""
     out = []
     verbs = values_for(RELATION_VERBS, split, seed)
-    directions = DIRECTIONS_SHARED + [d for d in DIRECTIONS_SPLIT
-                                      if (bucket(f"direction:{d[0][0]}", seed) < 0.25) == (split == "val")]
+    directions = only or DIRECTIONS_SHARED + [d for d in DIRECTIONS_SPLIT
+                                              if (bucket(f"direction:{d[0][0]}", seed) < 0.25) == (split == "val")]
     while len(out) < n:
-        if rng.random() < 0.5:
+        if not only and rng.random() < 0.5:
             sides = values_for(rng.choice(RELATION_SIDES), split, seed)
             a, b = rng.sample(sides, 2)
             (v, p) = rng.choice(verbs)

@@ -18,7 +18,8 @@ import os
 import random
 import re
 
-from families import (CITIES, COUNTRIES, FAMILIES, LANGUAGES, PEOPLE, PROG_LANGS, relation_pairs)
+from families import (CITIES, COUNTRIES, DIRECTIONS_TRAIN_ONLY, FAMILIES, LANGUAGES, PEOPLE, PROG_LANGS,
+                      relation_pairs)
 
 VAL_SHARE = 0.15
 
@@ -393,6 +394,10 @@ def generated(seed, per_family):
         else:
             out += family_pairs(fam, "train", seed, rng, per_family)
             out += family_pairs(fam, "val", seed, rng, per_family // 8)
+    # Training-only direction forms, from a generator of their own so the
+    # validation split above does not change with them.
+    out += relation_pairs(random.Random(seed + 1), "train", seed, per_family * 4, values_for, bucket,
+                          only=DIRECTIONS_TRAIN_ONLY)
     return out
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 
@@ -385,6 +386,10 @@ def main():
     ap.add_argument("--calibrate-only", action="store_true",
                     help="no training: load the adapter in --out, re-score the validation split and rewrite "
                          "verifier.json (its training record kept)")
+    ap.add_argument("--average", nargs="+", default=[], metavar="ADAPTER",
+                    help="no training: write the mean of these adapters (same rank, one run fine-tuned from the "
+                         "other: a weight average of two points of one training) to --out, then validate and "
+                         "calibrate it as --calibrate-only does")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -402,6 +407,14 @@ def main():
     if args.init:
         model.load_adapter(load_file(args.init))
         print(f"started from {args.init}")
+    if args.average:
+        training = {"average": [records_of(a) for a in args.average]}  # before --out may be overwritten
+        adapter = average_adapters(args.average, args.out)
+        model.load_adapter(load_file(adapter))
+        val = load(os.path.join(args.data, "val.jsonl"))
+        validate_and_write(model, enc, sd, cfg, val, args, adapter, training)
+        print(f"\nwrote {adapter} (the mean of {len(args.average)} adapters) in {(time.time() - started) / 60:.1f} min")
+        return
     if args.calibrate_only:
         adapter = os.path.join(args.out, "adapter.safetensors")
         model.load_adapter(load_file(adapter))
@@ -482,6 +495,34 @@ def main():
         return
     validate_and_write(model, enc, sd, cfg, val, args, adapter, training)
     print(f"\nwrote {adapter} ({os.path.getsize(adapter)} bytes) in {(time.time() - started) / 60:.1f} min")
+
+
+def average_adapters(paths, out):
+    """The element-wise mean of adapters of one rank (LoRA factors, head,
+    layer norms). Sound for two points of one training (a run and one
+    fine-tuned from it): their factors stay close, so the mean of the factors
+    is close to the mean of the weight updates."""
+    tensors = [load_file(p) for p in paths]
+    names = set(tensors[0])
+    if any(set(t) != names or any(t[n].shape != tensors[0][n].shape for n in names) for t in tensors[1:]):
+        raise SystemExit("--average: the adapters differ in tensors or rank")
+    mean = {n: sum(t[n] for t in tensors) / len(tensors) for n in sorted(names)}
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "adapter.safetensors")
+    with safe_open(paths[0], "pt") as f:
+        metadata = f.metadata()
+    save_file(mean, path, metadata=metadata)
+    return path
+
+
+def records_of(adapter):
+    """The training record next to an adapter (its verifier.json), if any."""
+    meta = os.path.join(os.path.dirname(adapter) or ".", "verifier.json")
+    record = {"adapter": os.path.basename(os.path.dirname(os.path.abspath(adapter))), "sha256": sha256(adapter)}
+    if os.path.exists(meta):
+        with open(meta) as f:
+            record["training"] = json.load(f).get("training")
+    return record
 
 
 def validate_and_write(model, enc, sd, cfg, val, args, adapter, training):
