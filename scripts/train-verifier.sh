@@ -19,7 +19,8 @@
 # pairs/s; a CPU without it trains in f32 (about 25 pairs/s on an AVX2-only
 # EPYC); either way each stage trains on the examples that fit, and says so.
 # Usage: bash scripts/train-verifier.sh [other train.py options for stage 2]
-# (set VENV to reuse an environment)
+# (set VENV to reuse an environment; THREADS, default 2, for a machine that is
+# also doing something else: torch's threads spin badly on busy cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${VENV:-target/verifier-venv}"
@@ -33,7 +34,7 @@ fi
 out=tools/verifier/out
 py="$venv/bin/python"
 "$py" tools/verifier/gen_pairs.py --data "$data" --out "$out" --seed 7
-common=(--model models/all-MiniLM-L6-v2 --data "$out" --seed 7 --rank 16 --alpha 32 --qqp-extra 1.0 --bf16)
+common=(--model models/all-MiniLM-L6-v2 --data "$out" --seed 7 --rank 16 --alpha 32 --qqp-extra 1.0 --bf16 --threads "${THREADS:-2}")
 "$py" tools/verifier/train.py "${common[@]}" --out "$out/stage1" --examples 256000 --lr 6e-4 \
   --repeat-family relations=2 --max-minutes 46 --no-validation
 "$py" tools/verifier/train.py "${common[@]}" --out "$out/stage2" --init "$out/stage1/adapter.safetensors" \
