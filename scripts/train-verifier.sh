@@ -17,7 +17,8 @@
 # Each stage has a time budget (--max-minutes) so the whole run stays under
 # 90 minutes on a 2-core machine: a CPU with native bfloat16 trains at 50 to 85
 # pairs/s; a CPU without it trains in f32 (about 25 pairs/s on an AVX2-only
-# EPYC); either way each stage trains on the examples that fit, and says so.
+# EPYC, 80 on an AVX512 Xeon); either way each stage trains on the examples
+# that fit (its speed re-measured through the first half), and says so.
 # Usage: bash scripts/train-verifier.sh [other train.py options for the last step: average, validation]
 # (set VENV to reuse an environment; THREADS, default 2, for a machine that is
 # also doing something else: torch's threads spin badly on busy cores)

@@ -678,3 +678,156 @@ def relation_pairs(rng, split, seed, n, values_for, bucket, only=None):
         out.append({"a": pair[0], "b": pair[1], "label": label, "kind": kind,
                     "family": "relations", "split": split})
     return out
+
+
+# ------------------------------------------------------ composed orders
+# Training only, from a generator of their own (gen_pairs.generated): ordered
+# questions composed from many verbs, objects and comparatives, so that
+# "which side is which" is learned across forms rather than per template. The
+# validation split's own direction forms (money transfers, "faster than",
+# redirects, shipping, train routes, …) and their words are left out, so the
+# validation figures still measure forms the model never saw. Symmetric forms
+# ("Which is colder, A or B?", "Compare A and B") are the positives that keep
+# the model from learning "any swap is a different question".
+
+INGREDIENTS = ["butter", "olive oil", "coconut oil", "honey", "sugar", "maple syrup", "baking soda",
+               "baking powder", "milk", "heavy cream", "Greek yogurt", "sour cream", "eggs", "applesauce",
+               "cornstarch", "flour", "almond flour", "margarine", "brown sugar", "buttermilk"]
+OWNED_STORAGE = ["my iPhone", "my Android phone", "my old laptop", "my new laptop", "my Mac", "my Windows PC",
+                 "my iPad", "my work computer", "iCloud", "Google Drive", "Dropbox", "OneDrive",
+                 "an external hard drive", "a USB stick", "my SD card"]
+HOSTS = ["dogs", "cats", "humans", "birds", "horses", "pigs", "chickens", "cows", "bats", "rabbits", "mice", "ferrets"]
+CAREERS = ["teaching", "nursing", "accounting", "marketing", "sales", "software engineering", "data science",
+           "journalism", "law", "finance", "graphic design", "customer support", "product management", "consulting"]
+LEARNABLE = PROG_LANGS + LANGUAGES
+SUBSTITUTES = APPS + WORK_TOOLS
+COMPARATIVES = [
+    (("taller", "shorter"), PEOPLE), (("heavier", "lighter"), ANIMALS), (("stronger", "weaker"), ANIMALS + EMPIRES),
+    (("hotter", "colder"), CITIES + COUNTRIES), (("warmer", "cooler"), CITIES), (("safer", "more dangerous"), CITIES),
+    (("richer", "poorer"), COUNTRIES), (("harder to learn", "easier to learn"), LEARNABLE),
+    (("more verbose", "more concise"), PROG_LANGS), (("louder", "quieter"), ANIMALS),
+    (("smarter", "less intelligent"), ANIMALS), (("more crowded", "less crowded"), CITIES),
+    (("more famous", "less famous"), PEOPLE), (("longer-lived", "shorter-lived"), ANIMALS),
+]
+
+
+def _comparative_groups():
+    out = []
+    for (more, less), pool in COMPARATIVES:
+        be = "are" if pool[0] in ANIMALS else "is"
+        out.append(([f"{be.title()} {{a}} {more} than {{b}}?", f"{be.title()} {{b}} {less} than {{a}}?",
+                     f"Would you say {{a}} {be} {more} than {{b}}?", f"{be.title()} {{a}} {more} compared to {{b}}?"],
+                    pool))
+    return out
+
+
+def _transfer_groups():
+    objects = ["my photos", "my contacts", "my notes", "my playlists", "my bookmarks", "my saved passwords",
+               "my calendar", "my documents", "my chat history", "my game saves", "my videos", "my e-books"]
+    out = []
+    for verb in ["move", "copy", "sync", "migrate", "back up"]:
+        for obj in objects:
+            out.append(([f"How do I {verb} {obj} from {{a}} to {{b}}?", f"How can I {verb} {obj} to {{b}} from {{a}}?",
+                         f"What's the easiest way to {verb} {obj} from {{a}} over to {{b}}?",
+                         f"I want to {verb} {obj} from {{a}} to {{b}}. How?"], OWNED_STORAGE))
+    return out
+
+
+TRANSFERS_COMPOSED = _transfer_groups()
+DIRECTIONS_COMPOSED = _comparative_groups() + [
+    (["How long does it take to fly from {a} to {b}?", "What's the flight time from {a} to {b}?",
+      "How many hours is a flight to {b} from {a}?"], CITIES),
+    (["Can I take a bus from {a} to {b}?", "Is there a bus from {a} to {b}?", "Do buses run to {b} from {a}?"], CITIES),
+    (["What time is it in {b} when it's noon in {a}?", "If it's 12 pm in {a}, what time is it in {b}?",
+      "When it is midday in {a}, what's the time in {b}?"], CITIES),
+    (["How do I call {b} from {a}?", "What code do I dial to call {b} from {a}?",
+      "How can I phone someone in {b} while I'm in {a}?"], COUNTRIES),
+    (["How hard is it to learn {b} if I already know {a}?", "Is {b} easy to pick up for someone who knows {a}?",
+      "I know {a}; how hard will {b} be to learn?"], LEARNABLE),
+    (["Should I learn {a} before {b}?", "Is it better to learn {a} first and then {b}?",
+      "Should I learn {b} after {a}?"], LEARNABLE),
+    (["Can I use {a} instead of {b} in baking?", "Can I substitute {a} for {b} when baking?",
+      "Is it OK to replace {b} with {a} in a cake?"], INGREDIENTS),
+    (["Can {a} catch a cold from {b}?", "Can {b} give {a} a cold?", "Is it possible for {a} to get sick from {b}?"],
+     HOSTS),
+    (["How do I switch careers from {a} to {b}?", "How can I move from {a} into {b}?",
+      "What's the path to a job in {b} for someone in {a}?"], CAREERS),
+    (["How do I replace {a} with {b} at work?", "How can I swap out {a} for {b}?",
+      "What's involved in switching our team to {b} from {a}?"], SUBSTITUTES),
+    (["Is {a} a good replacement for {b}?", "Can {a} replace {b}?", "Could {a} take the place of {b}?"],
+     SUBSTITUTES),
+    (["Can I feed {b} to {a}?", "Is it safe to give {b} to {a}?", "Can {a} eat {b}?"],
+     [a for a in ANIMALS if a in ("dogs", "cats", "horses", "rabbits", "hamsters", "parrots", "chickens", "pigs")]),
+]
+
+# Conversions with an amount, in units and wordings the validation split never
+# uses (its held-out "convert" family has megabytes/gigabytes and knots/miles
+# per hour, and its own templates): the paraphrases put the two units in either
+# order ("How many B make up 5 A?" / "Express 5 A in B."), so only the roles
+# tell the two directions apart.
+CONVERSION_UNITS = [
+    ("kilobytes", "bytes"), ("bits", "bytes"), ("seconds", "milliseconds"), ("minutes", "seconds"),
+    ("weeks", "months"), ("years", "days"), ("stones", "pounds"), ("tons", "kilograms"), ("pints", "cups"),
+    ("quarts", "liters"), ("fluid ounces", "milliliters"), ("millimeters", "inches"), ("kilometers", "feet"),
+    ("nautical miles", "kilometers"), ("square feet", "square meters"), ("kilowatts", "horsepower"),
+    ("calories", "kilojoules"), ("psi", "bar"), ("Kelvin", "Celsius"), ("meters per second", "kilometers per hour"),
+    ("miles per gallon", "liters per 100 km"), ("grams", "milligrams"), ("cubic feet", "liters"),
+    ("hectares", "square miles"),
+]
+CONVERSION_TEMPLATES = [
+    "Turn {n} {a} into {b} for me.", "I have {n} {a}; how many {b} is that?", "{n} {a} is how many {b}?",
+    "Express {n} {a} in {b}.", "What do {n} {a} come to in {b}?", "Change {n} {a} to {b}, please.",
+    "How many {b} make up {n} {a}?", "In {b}, how much is {n} {a}?", "{n} {a} -> {b}",
+]
+
+SYMMETRIC_COMPOSED = (
+    [([f"Which is {more}, {{a}} or {{b}}?", f"{{a}} or {{b}}: which is {more}?",
+       f"Between {{a}} and {{b}}, which is {more}?"], pool) for (more, _), pool in COMPARATIVES]
+    + [(["Compare {a} and {b}.", "What are the differences between {a} and {b}?", "How do {a} and {b} differ?"],
+        LEARNABLE + SUBSTITUTES + CITIES),
+       (["What happens if I mix {a} and {b}?", "Is it OK to combine {a} with {b}?", "Can I mix {a} with {b}?"],
+        INGREDIENTS),
+       (["Is {a} compatible with {b}?", "Do {a} and {b} work together?", "Can I use {a} and {b} together?"],
+        SUBSTITUTES),
+       (["How far is {a} from {b}?", "What is the distance between {a} and {b}?", "How many miles apart are {a} and {b}?"],
+        CITIES)]
+)
+
+
+def composed_pairs(rng, seed, n, values_for):
+    """Training pairs from the composed forms: ordered groups as in
+    relation_pairs (same roles: positive; sides swapped: negative) and
+    symmetric groups, where swapping the sides keeps the question."""
+    out = []
+    while len(out) < n:
+        roll = rng.random()
+        if roll < 0.15:
+            u = rng.choice(CONVERSION_UNITS)
+            a, b = u if rng.random() < 0.5 else u[::-1]
+            amount = rng.choice([1, 2, 3, 5, 7, 10, 12, 16, 20, 24, 30, 40, 60, 64, 75, 100, 250, 512, 1000, 1024])
+            first, second = rng.sample(CONVERSION_TEMPLATES, 2)
+            base = first.format(a=a, b=b, n=amount)
+            if rng.random() < 0.4:
+                other, label, kind = second.format(a=a, b=b, n=amount), 1, "gen-paraphrase"
+            else:
+                other, label, kind = rng.choice([first, second]).format(a=b, b=a, n=amount), 0, "gen-direction"
+        elif roll < 0.32:
+            templates, pool = rng.choice(SYMMETRIC_COMPOSED)
+            a, b = rng.sample(values_for(pool, "train", seed), 2)
+            first, second = rng.sample(templates, 2)
+            base, other = first.format(a=a, b=b), rng.choice([first, second]).format(a=b, b=a)
+            label, kind = 1, "gen-paraphrase"
+        else:
+            templates, pool = rng.choice(TRANSFERS_COMPOSED if rng.random() < 0.15 else DIRECTIONS_COMPOSED)
+            a, b = rng.sample(values_for(pool, "train", seed), 2)
+            first, second = rng.sample(templates, 2)
+            base = first.format(a=a, b=b)
+            if rng.random() < 0.4:
+                other, label, kind = second.format(a=a, b=b), 1, "gen-paraphrase"
+            else:
+                other, label, kind = rng.choice([first, second]).format(a=b, b=a), 0, "gen-direction"
+        base = base[0].upper() + base[1:]
+        other = other[0].upper() + other[1:]
+        pair = (base, other) if rng.random() < 0.5 else (other, base)
+        out.append({"a": pair[0], "b": pair[1], "label": label, "kind": kind, "family": "relations", "split": "train"})
+    return out

@@ -19,7 +19,7 @@ import random
 import re
 
 from families import (CITIES, COUNTRIES, DIRECTIONS_TRAIN_ONLY, FAMILIES, LANGUAGES, PEOPLE, PROG_LANGS,
-                      relation_pairs)
+                      composed_pairs, relation_pairs)
 
 VAL_SHARE = 0.15
 
@@ -398,6 +398,8 @@ def generated(seed, per_family):
     # validation split above does not change with them.
     out += relation_pairs(random.Random(seed + 1), "train", seed, per_family * 4, values_for, bucket,
                           only=DIRECTIONS_TRAIN_ONLY)
+    # Composed ordered and symmetric forms (training only, a generator of their own).
+    out += composed_pairs(random.Random(seed + 2), seed, per_family * 12, values_for)
     return out
 
 

@@ -452,16 +452,21 @@ def main():
     # shortens it (decay included) rather than stopping it half-way.
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / (steps - warm))))
     step, seen, loss_sum = 0, 0, 0.0
-    probe, loop_started = 40, time.time()
+    asked, window = steps, (0, time.time())
     while step < steps:
         for (ids, types, mask), y in batches(enc, train, args.batch, rng, swap=True):
-            if args.max_minutes and step == probe:
-                per_step = (time.time() - loop_started) / probe
+            # The time budget: measured after 40 steps, then again every 100
+            # steps during the first half, each time at the speed of the last
+            # window (a machine that gets busier or quieter moves the end),
+            # never past the examples asked for.
+            if args.max_minutes and (step == 40 or (step % 100 == 0 and 40 < step < steps // 2)):
+                per_step = (time.time() - window[1]) / (step - window[0])
+                window = (step, time.time())
                 left = args.max_minutes * 60 - (time.time() - started)
-                fit = probe + int(max(left, 0) / per_step)
-                if fit < steps:
+                fit = min(step + int(max(left, 0) / per_step), asked)
+                if fit != steps:
                     print(f"budget: {args.batch / per_step:.1f} pairs/s here, so {fit * args.batch} of "
-                          f"{steps * args.batch} examples fit in --max-minutes {args.max_minutes}; training on those",
+                          f"{asked * args.batch} examples fit in --max-minutes {args.max_minutes}; training on those",
                           flush=True)
                     steps = fit
                     warm = min(warm, max(steps // 20, 1))
@@ -491,6 +496,9 @@ def main():
                 "batch": args.batch, "lr": args.lr, "alpha": args.alpha, "bf16": args.bf16,
                 "train_pairs": len(train), "val_pairs": len(val), "seconds": round(train_secs)}
     if args.no_validation:
+        # The training record alone, for a later --calibrate-only or --average.
+        with open(os.path.join(args.out, "verifier.json"), "w") as f:
+            json.dump({"training": training}, f, indent=2)
         print(f"\nwrote {adapter} (not validated) in {(time.time() - started) / 60:.1f} min")
         return
     validate_and_write(model, enc, sd, cfg, val, args, adapter, training)
