@@ -831,3 +831,60 @@ def composed_pairs(rng, seed, n, values_for):
         pair = (base, other) if rng.random() < 0.5 else (other, base)
         out.append({"a": pair[0], "b": pair[1], "label": label, "kind": kind, "family": "relations", "split": "train"})
     return out
+
+
+# ------------------------------------------------------ composed roles
+# Training only (gen_pairs.generated, a generator of its own): who does what
+# to whom, with verbs and kinds of actors the relations family does not use,
+# so "A {verb} B" / "B {verb} A" is learned across verbs and actors, as the
+# composed forms above did for directions. The active and passive voice with
+# the roles kept are the positives.
+
+ROLE_VERBS = [
+    ("praise", "praised"), ("blame", "blamed"), ("follow", "followed"), ("pay", "paid"), ("invite", "invited"),
+    ("interview", "interviewed"), ("rescue", "rescued"), ("chase", "chased"), ("trust", "trusted"),
+    ("warn", "warned"), ("thank", "thanked"), ("recommend", "recommended"), ("coach", "coached"),
+    ("supervise", "supervised"), ("evaluate", "evaluated"), ("report", "reported"), ("contact", "contacted"),
+    ("email", "emailed"), ("promote", "promoted"), ("outvote", "outvoted"), ("overrule", "overruled"),
+    ("protect", "protected"), ("hunt", "hunted"), ("feed", "fed"), ("refer", "referred"),
+]
+ROLE_ACTORS = [
+    ["my boss", "my coworker", "my manager", "my client", "the landlord", "the tenant", "the teacher",
+     "the student", "the doctor", "the nurse", "the seller", "the buyer", "the employer", "the recruiter",
+     "the candidate", "the judge", "the lawyer", "the coach", "the referee", "the customer", "the vendor"],
+    ["the cat", "the dog", "the fox", "the hawk", "the owl", "the snake", "the wolf", "the bear", "the eagle",
+     "the shark", "the seal", "the lion", "the zebra", "the rabbit", "the mouse"],
+    ["the Senate", "the House", "the President", "the Supreme Court", "the governor", "the mayor",
+     "the city council", "the union", "the board", "the CEO", "the shareholders", "the regulator"],
+]
+ROLE_TEMPLATES = [
+    ("Should {a} {v} {b}?", "Should {b} be {p} by {a}?"),
+    ("Can {a} {v} {b}?", "Can {b} be {p} by {a}?"),
+    ("Why would {a} {v} {b}?", "Why would {b} get {p} by {a}?"),
+    ("Is it normal for {a} to {v} {b}?", "Is it normal for {b} to be {p} by {a}?"),
+    ("What happens if {a} doesn't {v} {b}?", "What happens if {b} isn't {p} by {a}?"),
+    ("How often should {a} {v} {b}?", "How often should {b} be {p} by {a}?"),
+]
+
+
+def composed_role_pairs(rng, n):
+    """Training pairs: the passive voice with the roles kept (positive), the
+    roles swapped in either voice (negative), another verb (negative)."""
+    out = []
+    while len(out) < n:
+        a, b = rng.sample(rng.choice(ROLE_ACTORS), 2)
+        v, p = rng.choice(ROLE_VERBS)
+        active, passive = rng.choice(ROLE_TEMPLATES)
+        base = active.format(a=a, b=b, v=v, p=p)
+        roll = rng.random()
+        if roll < 0.35:
+            other, label, kind = passive.format(a=a, b=b, v=v, p=p), 1, "gen-paraphrase"
+        elif roll < 0.85:
+            other, label, kind = rng.choice([active, passive]).format(a=b, b=a, v=v, p=p), 0, "gen-role-swap"
+        else:
+            v2, p2 = rng.choice([x for x in ROLE_VERBS if x[0] != v])
+            other, label, kind = active.format(a=a, b=b, v=v2, p=p2), 0, "gen-value"
+        base, other = base[0].upper() + base[1:], other[0].upper() + other[1:]
+        pair = (base, other) if rng.random() < 0.5 else (other, base)
+        out.append({"a": pair[0], "b": pair[1], "label": label, "kind": kind, "family": "relations", "split": "train"})
+    return out

@@ -19,7 +19,7 @@ import random
 import re
 
 from families import (CITIES, COUNTRIES, DIRECTIONS_TRAIN_ONLY, FAMILIES, LANGUAGES, PEOPLE, PROG_LANGS,
-                      composed_pairs, relation_pairs)
+                      composed_pairs, composed_role_pairs, relation_pairs)
 
 VAL_SHARE = 0.15
 
@@ -400,6 +400,8 @@ def generated(seed, per_family):
                           only=DIRECTIONS_TRAIN_ONLY)
     # Composed ordered and symmetric forms (training only, a generator of their own).
     out += composed_pairs(random.Random(seed + 2), seed, per_family * 12, values_for)
+    # Composed roles (training only, a generator of their own).
+    out += composed_role_pairs(random.Random(seed + 3), per_family * 8)
     return out
 
 
