@@ -11,6 +11,8 @@ Families are split between training and validation by name, and slot values by
 value, so the validation figures measure prompts and words the model never saw.
 """
 
+import zlib
+
 COUNTRIES = """Australia Canada France Germany Japan Brazil India Mexico Italy Spain Egypt Kenya
 Nigeria Argentina Chile Peru Norway Sweden Finland Poland Greece Turkey Iran Iraq Vietnam Thailand
 Indonesia Malaysia Portugal Ireland Scotland Switzerland Austria Belgium Netherlands Denmark Russia
@@ -887,4 +889,190 @@ def composed_role_pairs(rng, n):
         base, other = base[0].upper() + base[1:], other[0].upper() + other[1:]
         pair = (base, other) if rng.random() < 0.5 else (other, base)
         out.append({"a": pair[0], "b": pair[1], "label": label, "kind": kind, "family": "relations", "split": "train"})
+    return out
+
+
+# ------------------------------------------------------ composed qualifiers
+# Training only (gen_pairs.generated, a generator of its own): one word that
+# turns a question into another ("crispy" / "soft" cookies, "before" / "after"
+# a run, "ascending" / "descending" order), composed from many qualifier pairs,
+# objects and wordings, so the opposite qualifier is learned across forms rather
+# than per family. The validation split's own qualifier families (pros and cons,
+# prices going up or down, goals, rewrite styles, account and settings verbs)
+# and their word pairs are left out. Each group: paraphrase templates over a
+# qualifier {q} and an object {x}, the qualifier pairs, the objects. The
+# objects are near neighbours (oven / microwave / dishwasher), so another
+# object in another wording is a negative too.
+
+QUALIFIER_GROUPS = [
+    (["How do I make my {x} {q}?", "What's the trick to getting {q} {x}?", "Tips for {x} that come out {q}?",
+      "How can I get my {x} to turn out {q}?"],
+     [("crispy", "soft"), ("chewy", "crunchy"), ("fluffy", "dense"), ("thick", "thin"), ("moist", "crumbly")],
+     ["cookies", "pancakes", "waffles", "brownies", "fries", "bread crust", "pizza crust", "roast potatoes"]),
+    (["What's the best shampoo for {q} hair?", "Which shampoo should I use if my hair is {q}?",
+      "Recommend a good shampoo for {q} hair.", "Shampoo suggestions for someone with {q} hair?"],
+     [("oily", "dry"), ("curly", "straight"), ("thick", "fine"), ("colored", "natural")], [""]),
+    (["Which {x} works for {q} skin?", "What {x} should I use on {q} skin?", "Best {x} for people with {q} skin?",
+      "I have {q} skin. Which {x} is right for me?"],
+     [("oily", "dry"), ("sensitive", "tough"), ("pale", "dark"), ("young", "aging")],
+     ["moisturizer", "sunscreen", "face wash", "toner", "night cream", "foundation"]),
+    (["Should I wash {x} in {q} water?", "Is {q} water better for washing {x}?", "Do you wash {x} with {q} water?",
+      "Can I put {x} through a {q} wash?"],
+     [("hot", "cold"), ("warm", "cold")],
+     ["jeans", "wool sweaters", "white shirts", "towels", "bed sheets", "a down jacket", "silk blouses", "baby clothes"]),
+    (["Is it better to {x} in the {q}?", "Should I {x} in the {q}?", "Is the {q} the best time to {x}?",
+      "Does it help to {x} in the {q}?"],
+     [("morning", "evening"), ("morning", "afternoon"), ("afternoon", "evening")],
+     ["work out", "study", "water my plants", "take a shower", "drink coffee", "meditate", "go for a run",
+      "mow the lawn", "post on Instagram", "send cold emails"]),
+    (["Should I {x} {q} a run?", "Is it good to {x} {q} running?", "Do runners {x} {q} a run?",
+      "Is it a good idea to {x} {q} I go running?"],
+     [("before", "after")],
+     ["stretch", "eat a banana", "drink coffee", "take a cold shower", "do yoga", "drink a protein shake",
+      "take ibuprofen", "foam roll"]),
+    (["How do I sort {x} in {q} order?", "Sort {x} in {q} order.", "What's the way to order {x} {q}?",
+      "How can I get {x} sorted in {q} order?"],
+     [("ascending", "descending"), ("alphabetical", "reverse alphabetical"), ("chronological", "reverse chronological")],
+     ["a pandas DataFrame", "an Excel column", "SQL query results", "a JavaScript array", "a Python dictionary",
+      "files in a folder", "my Gmail inbox", "a Google Sheets range"]),
+    (["How do I scroll {q} in {x}?", "How can I scroll {q} in {x} using the keyboard?", "What's the shortcut to scroll {q} in {x}?",
+      "Scrolling {q} in {x}: how?"],
+     [("up", "down"), ("left", "right")], ["Vim", "a terminal", "Excel", "a PDF viewer", "tmux", "less"]),
+    (["How do I zoom {q} in {x}?", "What's the shortcut to zoom {q} in {x}?", "How can I zoom {q} on {x}?",
+      "Zooming {q} in {x}?"],
+     [("in", "out")], ["Google Maps", "Photoshop", "Figma", "a browser", "Word", "Blender", "AutoCAD"]),
+    (["Is a {q} {x} dangerous?", "Should I worry about a {q} {x}?", "What does a {q} {x} mean?",
+      "When is a {q} {x} a problem?"],
+     [("high", "low")],
+     ["heart rate", "body temperature", "cholesterol level", "white blood cell count", "iron level",
+      "resting pulse", "oxygen saturation", "potassium level", "thyroid level"]),
+    (["What happens if you eat {q} {x}?", "Is it bad to eat {q} {x}?", "What are the effects of eating {q} {x}?",
+      "Can eating {q} {x} hurt you?"],
+     [("too much", "too little"), ("a lot of", "very little")],
+     ["protein", "salt", "fiber", "sugar", "fat", "iron", "vitamin C", "carbs", "calcium"]),
+    (["Is it safe to eat {q} {x}?", "Can you eat {x} {q}?", "Are {q} {x} safe to eat?", "Is eating {x} {q} OK?"],
+     [("raw", "cooked"), ("raw", "undercooked"), ("raw", "boiled")],
+     ["eggs", "chicken", "salmon", "kale", "potatoes", "mushrooms", "oysters", "shrimp", "oats", "spinach"]),
+    (["Should I take {x} on {q}?", "Is it OK to take {x} on {q}?", "Can {x} be taken on {q}?",
+      "Do I take {x} with {q}?"],
+     [("an empty stomach", "a full stomach")],
+     ["probiotics", "iron pills", "vitamin C", "a multivitamin", "antibiotics", "zinc", "fish oil", "thyroid medication"]),
+    (["Can I keep a {x} {q}?", "Is it OK for a {x} to live {q}?", "Should my {x} stay {q}?",
+      "Can a {x} be kept {q} all year?"],
+     [("indoors", "outdoors")],
+     ["rabbit", "tortoise", "fern", "lemon tree", "cactus", "guinea pig", "parrot", "orchid", "bonsai"]),
+    (["How do I make {q} {x}?", "What's the best way to make {q} {x} at home?", "Recipe for {q} {x}?",
+      "Teach me to make {q} {x}."],
+     [("iced", "hot")], ["coffee", "tea", "chocolate", "matcha", "chai", "mocha"]),
+    (["How do I install the {q} version of {x}?", "Where can I get the {q} version of {x}?",
+      "How to download {x}'s {q} version?", "I need the {q} version of {x}. How do I install it?"],
+     [("latest", "previous"), ("stable", "beta"), ("32-bit", "64-bit"), ("free", "paid")], APPS),
+    (["Give me an {q} quiz about {x}.", "Make an {q} quiz on {x}.", "Can you write an {q} quiz about {x}?",
+      "I want an {q} {x} quiz."],
+     [("easy", "advanced"), ("easy", "expert-level")],
+     ["world history", "chemistry", "geography", "the solar system", "Shakespeare", "algebra", "football",
+      "Greek mythology"]),
+    (["Recommend some {q} books about {x}.", "What are good {q} books on {x}?", "Suggest {q} reading about {x}.",
+      "Any {q} books about {x} you'd recommend?"],
+     [("fiction", "nonfiction"), ("short", "long"), ("beginner", "advanced"), ("old", "recent")],
+     ["World War II", "the ocean", "artificial intelligence", "ancient Rome", "the stock market", "space", "grief"]),
+    (["What is the average height of an adult {q} in {x}?", "How tall is the average {q} in {x}?",
+      "Average {q} height in {x}?", "In {x}, how tall are {q}s on average?"],
+     [("man", "woman")], ["Japan", "the Netherlands", "Brazil", "Nigeria", "the US", "India", "Sweden", "Mexico"]),
+    (["How much should I feed a {q} {x}?", "How often do you feed a {q} {x}?", "What does a {q} {x} need to eat?",
+      "Feeding a {q} {x}: how much?"],
+     [("young", "senior"), ("pregnant", "male"), ("newborn", "grown")],
+     ["dog", "cat", "rabbit", "horse", "goat", "parrot", "hamster"]),
+    (["Do I need a visa for a {q} trip to {x}?", "Is a visa required for a {q} trip to {x}?",
+      "What visa do I need to go to {x} on a {q} trip?", "Visa rules for a {q} trip to {x}?"],
+     [("business", "tourist"), ("short", "long"), ("work", "study")], COUNTRIES),
+    (["How do I file taxes as a {q}?", "What do I need to file my taxes as a {q}?", "Tax filing tips for a {q}?",
+      "As a {q}, how do I do my taxes?"],
+     [("freelancer", "salaried employee"), ("student", "retiree"), ("landlord", "tenant"), ("single parent", "married couple")],
+     [""]),
+    (["Why is my {x} running {q}?", "What makes a {x} run {q}?", "My {x} runs {q}. Why?", "How do I fix a {x} that runs {q}?"],
+     [("hot", "cold"), ("fast", "slow"), ("loud", "quiet")],
+     ["laptop", "fridge", "car engine", "PC fan", "dishwasher", "air conditioner", "washing machine"]),
+    (["How do I write a {q} review of {x}?", "Help me write a {q} review for {x}.", "Write a {q} review of {x}.",
+      "Could you draft a {q} review of {x}?"],
+     [("glowing", "scathing"), ("detailed", "one-line"), ("five-star", "one-star")],
+     ["a restaurant", "a hotel", "my dentist", "a car dealership", "a yoga studio", "a plumber", "an online course"]),
+    (["What's the {q} way to get to {x}?", "Which is the {q} way to reach {x}?", "How do I get to {x} the {q} way?",
+      "{q} way to travel to {x}?"],
+     [("cheapest", "fastest"), ("fastest", "most scenic"), ("cheapest", "most comfortable")], CITIES),
+    (["Is it {q} to pay off {x} early?", "Is paying off {x} early {q}?", "Would it be {q} to pay {x} off early?",
+      "Paying {x} off ahead of schedule: {q}?"],
+     [("smart", "a mistake"), ("legal", "illegal")],
+     ["a mortgage", "a car loan", "student loans", "a credit card", "a personal loan"]),
+    (["Should I use {q} paint in the {x}?", "Is {q} paint good for a {x}?", "Which is right for the {x}, {q} paint?",
+      "Would {q} paint work in my {x}?"],
+     [("glossy", "matte"), ("oil-based", "water-based"), ("light", "dark")],
+     ["kitchen", "bathroom", "bedroom", "hallway", "nursery", "living room", "garage"]),
+    (["How do I make {x} {q}?", "How can I make {x} {q}?", "Ways to make {x} {q}?", "Is there a way to make {x} {q}?"],
+     [("bigger", "smaller"), ("louder", "quieter"), ("brighter", "dimmer"), ("faster", "slower")],
+     ["the text on my screen", "my phone's ringtone", "the mouse pointer", "my monitor", "the taskbar icons",
+      "my Bluetooth speaker"]),
+]
+
+
+# Near-neighbour nouns in several wordings: the same noun reworded is the same
+# question, a close noun ("oven" / "microwave") reworded is another.
+NOUN_GROUPS = [
+    (["How do I clean my {x}?", "What's the best way to clean a {x}?", "Cleaning tips for a dirty {x}?",
+      "How should I clean the {x}?"],
+     [("", "")], ["oven", "microwave", "dishwasher", "stovetop", "fridge", "air fryer", "coffee maker", "kettle"]),
+    (["How do I replace the {x} on my car?", "Can I change my car's {x} myself?", "Steps to swap the {x} on a car?",
+      "What does it take to replace a car's {x}?"],
+     [("", "")], ["battery", "brake pads", "air filter", "wiper blades", "headlight bulb", "spark plugs", "tires"]),
+    (["How do I change my {x} on Instagram?", "Where do I edit my Instagram {x}?", "Instagram: how to update my {x}?",
+      "Can I change the {x} on my Instagram profile?"],
+     [("", "")], ["bio", "cover photo", "pronouns", "website link", "story highlights", "close friends list"]),
+    (["What's the best way to learn the {x}?", "How should a beginner learn {x}?", "Tips for learning to play the {x}?",
+      "I want to learn the {x}. Where do I start?"],
+     [("", "")], ["guitar", "piano", "violin", "ukulele", "cello", "drums", "bass", "flute", "saxophone"]),
+    (["How do I get rid of {x} in my house?", "What kills {x} at home?", "Help, I have {x} in my house. What do I do?",
+      "Best way to remove {x} from a home?"],
+     [("", "")], ["ants", "cockroaches", "mice", "fruit flies", "bed bugs", "termites", "silverfish", "moths"]),
+    (["How do I treat a {x}?", "What should I do for a {x}?", "Home treatment for a {x}?",
+      "How long does a {x} take to heal, and how do I treat it?"],
+     [("", "")], ["sprained ankle", "sprained wrist", "broken toe", "pulled hamstring", "jammed finger",
+                  "twisted knee", "bruised rib"]),
+]
+
+
+def _dev_group(group):
+    """About one group in five is held out of training as a development set
+    (gen_pairs writes it to dev.jsonl): candidates are compared there, on
+    qualifier forms no stage has seen, before the validation split is read."""
+    return zlib.crc32(group[0][0].encode()) % 5 == 0
+
+
+def composed_qualifier_pairs(rng, n, split="train"):
+    """Pairs of the composed qualifier and noun groups of `split` ("train" or
+    "dev"): the same qualifier and object in two wordings (positive), the
+    opposite qualifier in either wording (negative), another object of the
+    group in another wording (negative)."""
+    qualifier_groups = [g for g in QUALIFIER_GROUPS if _dev_group(g) == (split == "dev")]
+    noun_groups = [g for g in NOUN_GROUPS if _dev_group(g) == (split == "dev")]
+    out = []
+    while len(out) < n:
+        templates, quals, objects = rng.choice(qualifier_groups if rng.random() < 0.75 else noun_groups)
+        q, flip = rng.choice(quals)
+        if rng.random() < 0.5:
+            q, flip = flip, q
+        x = rng.choice(objects)
+        first, second = rng.sample(templates, 2)
+        base = first.format(q=q, x=x)
+        roll = rng.random()
+        if roll < 0.4:
+            other, label, kind = second.format(q=q, x=x), 1, "gen-paraphrase"
+        elif (roll < 0.85 and q != flip) or len(objects) < 2:
+            other, label, kind = rng.choice([first, second]).format(q=flip, x=x), 0, "gen-qualifier"
+        else:
+            x2 = rng.choice([o for o in objects if o != x])
+            other, label, kind = second.format(q=q, x=x2), 0, "gen-value"
+        base, other = base[0].upper() + base[1:], other[0].upper() + other[1:]
+        pair = (base, other) if rng.random() < 0.5 else (other, base)
+        out.append({"a": pair[0], "b": pair[1], "label": label, "kind": kind, "family": "qualifiers",
+                    "split": split})
     return out

@@ -19,7 +19,7 @@ import random
 import re
 
 from families import (CITIES, COUNTRIES, DIRECTIONS_TRAIN_ONLY, FAMILIES, LANGUAGES, PEOPLE, PROG_LANGS,
-                      composed_pairs, composed_role_pairs, relation_pairs)
+                      composed_pairs, composed_qualifier_pairs, composed_role_pairs, relation_pairs)
 
 VAL_SHARE = 0.15
 
@@ -140,6 +140,57 @@ ANTONYMS = [
     ("iphone", "android"), ("windows", "mac"), ("cat", "dog"), ("cats", "dogs"), ("tea", "coffee"),
     ("morning", "evening"), ("weekday", "weekend"), ("boy", "girl"), ("man", "woman"),
 ]
+
+# More opposites, for training-split perturbations only (main: a generator of
+# their own, so the validation split, whose perturbations use ANTONYMS alone, is
+# unchanged): the verifier should learn "one word turned into its opposite" over
+# many words, not only those it will be measured on. The development groups'
+# qualifiers (families._dev_group: ascending/descending, raw/cooked, cheapest/
+# fastest, bigger/smaller, …) are left out so dev.jsonl still measures unseen ones.
+ANTONYMS_TRAIN_ONLY = [
+    ("accurate", "inaccurate"), ("active", "passive"), ("alive", "dead"), ("always", "never"),
+    ("ancient", "modern"), ("arrive", "depart"), ("asleep", "awake"), ("attack", "defend"),
+    ("beautiful", "ugly"), ("begin", "end"), ("bottom", "top"), ("brave", "cowardly"), ("broad", "narrow"),
+    ("calm", "anxious"), ("careful", "careless"), ("catch", "throw"), ("clean", "dirty"), ("clear", "cloudy"),
+    ("common", "rare"), ("complex", "simple"), ("connect", "disconnect"), ("correct", "incorrect"),
+    ("create", "destroy"), ("cruel", "kind"), ("decline", "approve"), ("deny", "admit"),
+    ("deposit", "withdraw"), ("difficult", "easy"), ("domestic", "foreign"), ("empty", "full"),
+    ("encourage", "discourage"), ("entrance", "exit"), ("expand", "shrink"), ("fail", "pass"), ("fake", "real"),
+    ("far", "near"), ("fat", "thin"), ("fertile", "barren"), ("forget", "remember"), ("forward", "backward"),
+    ("freeze", "melt"), ("fresh", "stale"), ("friend", "enemy"), ("generous", "stingy"), ("guilty", "innocent"),
+    ("hire", "fire"), ("honest", "dishonest"), ("horizontal", "vertical"), ("include", "exclude"),
+    ("inhale", "exhale"), ("junior", "senior"), ("legal", "unlawful"), ("lend", "borrow"), ("liquid", "solid"),
+    ("lock", "unlock"), ("loose", "tight"), ("loud", "quiet"), ("major", "minor"), ("maximize", "minimize"),
+    ("mild", "severe"), ("minority", "majority"), ("natural", "artificial"), ("noisy", "silent"),
+    ("obey", "disobey"), ("optimist", "pessimist"), ("optional", "mandatory"), ("ordinary", "special"),
+    ("paid", "unpaid"), ("part-time", "full-time"), ("permanent", "temporary"), ("plus", "minus"),
+    ("polite", "rude"), ("profit", "loss"), ("push", "pull"), ("qualified", "unqualified"), ("receive", "send"),
+    ("reward", "punishment"), ("rough", "smooth"), ("rural", "urban"), ("sharp", "dull"), ("shy", "outgoing"),
+    ("sick", "healthy"), ("sink", "float"), ("sober", "drunk"), ("sour", "sweet"), ("spicy", "mild"),
+    ("stable", "unstable"), ("success", "failure"), ("sunrise", "sunset"), ("support", "oppose"),
+    ("tall", "short"), ("tame", "wild"), ("teach", "learn"), ("tidy", "messy"), ("tiny", "huge"),
+    ("together", "apart"), ("tough", "tender"), ("transparent", "opaque"), ("true", "untrue"),
+    ("unique", "common"), ("upper", "lower"), ("upstairs", "downstairs"), ("useful", "useless"),
+    ("vertical", "flat"), ("victory", "defeat"), ("visible", "invisible"), ("voluntary", "compulsory"),
+    ("warm", "cool"), ("wealthy", "poor"), ("wide", "narrow"), ("wise", "foolish"), ("worse", "better"),
+    ("younger", "older"), ("cheaper", "pricier"), ("longer", "shorter"), ("higher", "lower"),
+    ("stronger", "weaker"), ("heavier", "lighter"), ("earlier", "later"), ("closer", "farther"),
+    ("introduce", "abolish"), ("overweight", "underweight"), ("overpaid", "underpaid"),
+    ("overrated", "underrated"), ("overestimate", "underestimate"), ("inbound", "outbound"),
+    ("incoming", "outgoing"), ("indoor", "outdoor"), ("interior", "exterior"), ("maximal", "minimal"),
+    ("predator", "prey"), ("prefix", "suffix"), ("sender", "recipient"), ("winner", "loser"),
+    ("victim", "attacker"), ("parent", "child"), ("supplier", "customer"),
+]
+
+
+def swap_antonym_from(lexicon, t, rng):
+    found = [(x, y) for a, b in lexicon for x, y in ((a, b), (b, a))
+             if re.search(r"\b" + re.escape(x) + r"\b", t, re.IGNORECASE)]
+    if not found:
+        return None
+    x, y = rng.choice(found)
+    return re.sub(r"\b" + re.escape(x) + r"\b", lambda m: keep_case(m.group(0), y), t, count=1, flags=re.IGNORECASE)
+
 
 NUMBER_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twenty", "hundred"]
 
@@ -402,6 +453,8 @@ def generated(seed, per_family):
     out += composed_pairs(random.Random(seed + 2), seed, per_family * 12, values_for)
     # Composed roles (training only, a generator of their own).
     out += composed_role_pairs(random.Random(seed + 3), per_family * 8)
+    # Composed qualifiers and near-neighbour nouns (training only, a generator of their own).
+    out += composed_qualifier_pairs(random.Random(seed + 4), per_family * 10)
     return out
 
 
@@ -434,6 +487,21 @@ def main():
         for t in texts[: len(texts) // 8]:
             rows.append({"a": t, "b": surface(t, rng), "label": 1, "kind": "surface", "split": split})
 
+    # Training only: opposites of the larger lexicon in the training split's
+    # real questions (a generator of its own, after the rows above are made).
+    extra = random.Random(args.seed + 6)
+    texts = sorted(by_split["train"])
+    extra.shuffle(texts)
+    made = 0
+    for t in texts:
+        if made >= 8000:
+            break
+        new = swap_antonym_from(ANTONYMS_TRAIN_ONLY, t, extra)
+        if new and new.lower() != t.lower():
+            a, b = (t, new) if extra.random() < 0.5 else (new, t)
+            rows.append({"a": a, "b": b, "label": 0, "kind": "perturb-antonym", "split": "train"})
+            made += 1
+
     rows += generated(args.seed, args.per_family)
     rng.shuffle(rows)
     counts = {}
@@ -445,6 +513,13 @@ def main():
                     f.write(json.dumps(r) + "\n")
                     key = (split, r["kind"].split("-")[0] if r["kind"].startswith("gen") else r["kind"])
                     counts.setdefault(key, [0, 0])[r["label"]] += 1
+    # Development pairs: composed qualifier and noun groups held out of training,
+    # to compare candidate stages before the validation split is read.
+    dev = composed_qualifier_pairs(random.Random(args.seed + 5), 2000, "dev")
+    with open(os.path.join(args.out, "dev.jsonl"), "w") as f:
+        for r in dev:
+            f.write(json.dumps(r) + "\n")
+            counts.setdefault(("dev", r["kind"]), [0, 0])[r["label"]] += 1
     for (split, kind), (neg, pos) in sorted(counts.items()):
         print(f"{split:5} {kind:22} pos {pos:6} neg {neg:6}")
 

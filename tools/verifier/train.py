@@ -404,12 +404,20 @@ def main():
     cfg = json.load(open(os.path.join(args.model, "config.json")))
     enc = Encoder(os.path.join(args.model, "tokenizer.json"))
     model = Verifier(sd, cfg, args.rank, args.alpha)
+    # The starting adapter's own record (its SHA-256 and training, nested, read
+    # before --out may overwrite it), so verifier.json tells the whole chain.
+    init_record = records_of(args.init) if args.init else None
     if args.init:
         model.load_adapter(load_file(args.init))
         print(f"started from {args.init}")
     if args.average:
         training = {"average": [records_of(a) for a in args.average]}  # before --out may be overwritten
         adapter = average_adapters(args.average, args.out)
+        if args.no_validation:
+            with open(os.path.join(args.out, "verifier.json"), "w") as f:
+                json.dump({"training": training}, f, indent=2)
+            print(f"\nwrote {adapter} (the mean of {len(args.average)} adapters, not validated)")
+            return
         model.load_adapter(load_file(adapter))
         val = load(os.path.join(args.data, "val.jsonl"))
         validate_and_write(model, enc, sd, cfg, val, args, adapter, training)
@@ -492,7 +500,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     adapter = os.path.join(args.out, "adapter.safetensors")
     save_file(model.adapter_tensors(), adapter, metadata={"rank": str(args.rank), "format": "g-aigateway-verifier-1"})
-    training = {"seed": args.seed, "init": os.path.basename(args.init) if args.init else None, "examples": seen,
+    training = {"seed": args.seed, "init": init_record, "examples": seen,
                 "batch": args.batch, "lr": args.lr, "alpha": args.alpha, "bf16": args.bf16,
                 "train_pairs": len(train), "val_pairs": len(val), "seconds": round(train_secs)}
     if args.no_validation:
