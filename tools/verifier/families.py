@@ -1076,3 +1076,64 @@ def composed_qualifier_pairs(rng, n, split="train"):
         out.append({"a": pair[0], "b": pair[1], "label": label, "kind": kind, "family": "qualifiers",
                     "split": split})
     return out
+
+
+# ------------------------------------------------------ nominal roles
+# Training (and dev: about one group in five, families._dev_group): who does
+# what to whom said with a noun and a preposition as well as a verb ("What was
+# A's warning to B?" / "What did A warn B about?" / "What was B warned about by
+# A?"), so the roles are learned across verb, passive and noun forms. Verbs the
+# relations family and the held-out families do not use. Same roles in two
+# wordings: positive; the roles swapped in either wording: negative.
+
+COMPANIES = RELATION_SIDES[2]
+NATIONS = [c for c in COUNTRIES if c not in ("Scotland",)]
+NOMINAL_ROLE_GROUPS = [
+    (["How did {a} rescue {b}?", "What was {a}'s rescue of {b} like?", "How was {b} rescued by {a}?",
+      "Tell me about the rescue of {b} by {a}."], ROLE_ACTORS[0] + ROLE_ACTORS[1]),
+    (["How much did {a} pay {b}?", "What was the size of {a}'s payment to {b}?", "How much was {b} paid by {a}?",
+      "What did {b} receive in payment from {a}?"], ROLE_ACTORS[0] + COMPANIES),
+    (["What did {a} warn {b} about?", "What was {a}'s warning to {b}?", "What was {b} warned about by {a}?",
+      "What warning did {b} get from {a}?"], ROLE_ACTORS[0] + ROLE_ACTORS[2]),
+    (["Why did {a} complain about {b}?", "What was {a}'s complaint about {b}?", "What were {a}'s grievances with {b}?",
+      "What made {a} file a complaint against {b}?"], ROLE_ACTORS[0]),
+    (["Why did {a} apologize to {b}?", "What was {a}'s apology to {b} for?", "What did {a} say sorry to {b} for?",
+      "Why did {b} get an apology from {a}?"], ROLE_ACTORS[0] + ROLE_ACTORS[2] + COMPANIES),
+    (["Why did {a} threaten {b}?", "What were {a}'s threats against {b}?", "Why was {b} threatened by {a}?",
+      "What did {a} threaten to do to {b}?"], NATIONS + ROLE_ACTORS[0]),
+    (["How much did {a} lend {b}?", "How large was {a}'s loan to {b}?", "How much did {b} borrow from {a}?",
+      "What was the amount {b} got as a loan from {a}?"], NATIONS + COMPANIES),
+    (["Why did {a} sanction {b}?", "What were {a}'s sanctions against {b}?", "Why was {b} sanctioned by {a}?",
+      "Why did {a} impose sanctions on {b}?"], NATIONS),
+    (["What does {a} export to {b}?", "What are {a}'s main exports to {b}?", "What does {b} import from {a}?",
+      "Which goods does {b} buy from {a}?"], NATIONS),
+    (["How much does {a} owe {b}?", "How big is {a}'s debt to {b}?", "How much is {b} owed by {a}?",
+      "How much money does {b} have coming from {a}?"], NATIONS + COMPANIES + ROLE_ACTORS[0]),
+    (["How did {a} spy on {b}?", "What did {a}'s surveillance of {b} involve?", "How was {b} spied on by {a}?",
+      "What methods did {a} use to spy on {b}?"], NATIONS + COMPANIES),
+    (["Why did {a} vote against {b}?", "What was behind {a}'s vote against {b}?", "Why did {b} lose {a}'s vote?",
+      "Why did {a} cast a vote against {b}?"], ROLE_ACTORS[2] + ROLE_ACTORS[0]),
+    (["What does {a} supply to {b}?", "What are {a}'s deliveries to {b}?", "What does {b} get from {a} as a supplier?",
+      "Which parts does {b} source from {a}?"], COMPANIES),
+    (["Why did {a} forgive {b}?", "What led to {a}'s forgiveness of {b}?", "Why was {b} forgiven by {a}?",
+      "What made {a} decide to forgive {b}?"], ROLE_ACTORS[0] + PEOPLE),
+]
+
+
+def nominal_role_pairs(rng, n, split="train"):
+    groups = [g for g in NOMINAL_ROLE_GROUPS if _dev_group(g) == (split == "dev")]
+    out = []
+    while len(out) < n:
+        templates, pool = rng.choice(groups)
+        a, b = rng.sample(pool, 2)
+        first, second = rng.sample(templates, 2)
+        base = first.format(a=a, b=b)
+        if rng.random() < 0.4:
+            other, label, kind = second.format(a=a, b=b), 1, "gen-paraphrase"
+        else:
+            other, label, kind = rng.choice([first, second]).format(a=b, b=a), 0, "gen-role-swap"
+        base, other = base[0].upper() + base[1:], other[0].upper() + other[1:]
+        pair = (base, other) if rng.random() < 0.5 else (other, base)
+        out.append({"a": pair[0], "b": pair[1], "label": label, "kind": kind,
+                    "family": "relations" if split == "train" else "nominal_roles", "split": split})
+    return out

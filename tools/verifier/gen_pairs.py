@@ -19,7 +19,8 @@ import random
 import re
 
 from families import (CITIES, COUNTRIES, DIRECTIONS_TRAIN_ONLY, FAMILIES, LANGUAGES, PEOPLE, PROG_LANGS,
-                      composed_pairs, composed_qualifier_pairs, composed_role_pairs, relation_pairs)
+                      composed_pairs, composed_qualifier_pairs, composed_role_pairs, nominal_role_pairs,
+                      relation_pairs)
 
 VAL_SHARE = 0.15
 
@@ -455,6 +456,8 @@ def generated(seed, per_family):
     out += composed_role_pairs(random.Random(seed + 3), per_family * 8)
     # Composed qualifiers and near-neighbour nouns (training only, a generator of their own).
     out += composed_qualifier_pairs(random.Random(seed + 4), per_family * 10)
+    # Roles in noun forms (training only, a generator of their own).
+    out += nominal_role_pairs(random.Random(seed + 7), per_family * 6)
     return out
 
 
@@ -513,9 +516,10 @@ def main():
                     f.write(json.dumps(r) + "\n")
                     key = (split, r["kind"].split("-")[0] if r["kind"].startswith("gen") else r["kind"])
                     counts.setdefault(key, [0, 0])[r["label"]] += 1
-    # Development pairs: composed qualifier and noun groups held out of training,
+    # Development pairs: composed qualifier, noun and nominal-role groups held out of training,
     # to compare candidate stages before the validation split is read.
     dev = composed_qualifier_pairs(random.Random(args.seed + 5), 2000, "dev")
+    dev += nominal_role_pairs(random.Random(args.seed + 8), 800, "dev")
     with open(os.path.join(args.out, "dev.jsonl"), "w") as f:
         for r in dev:
             f.write(json.dumps(r) + "\n")
