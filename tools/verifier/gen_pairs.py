@@ -223,15 +223,7 @@ def change_number(t, rng):
 
 
 def swap_antonym(t, rng):
-    found = []
-    for a, b in ANTONYMS:
-        for x, y in ((a, b), (b, a)):
-            if re.search(r"\b" + re.escape(x) + r"\b", t, re.IGNORECASE):
-                found.append((x, y))
-    if not found:
-        return None
-    x, y = rng.choice(found)
-    return re.sub(r"\b" + re.escape(x) + r"\b", lambda m: keep_case(m.group(0), y), t, count=1, flags=re.IGNORECASE)
+    return swap_antonym_from(ANTONYMS, t, rng)
 
 
 NEGATABLE = {"is": "isn't", "are": "aren't", "can": "can't", "does": "doesn't", "do": "don't", "did": "didn't",
