@@ -19,7 +19,7 @@
 #      times as often, then its validation curve and calibration (f32, as the
 #      gateway runs).
 # Each stage has a time budget (--max-minutes) so the whole run stays under
-# 90 minutes on a 2-core machine: a CPU with native bfloat16 trains at 50 to 130
+# 90 minutes on a 2-core machine: a CPU with native bfloat16 trains at 50 to 150
 # pairs/s; a CPU without it trains in f32 (about 25 pairs/s on an AVX2-only
 # EPYC, 80 on an AVX512 Xeon); either way each stage trains on the examples
 # that fit (its speed re-measured through the first half), and says so.
