@@ -1137,3 +1137,104 @@ def nominal_role_pairs(rng, n, split="train"):
         out.append({"a": pair[0], "b": pair[1], "label": label, "kind": kind,
                     "family": "relations" if split == "train" else "nominal_roles", "split": split})
     return out
+
+
+# ------------------------------------------------------ opposite changes
+# Training (and dev: about one group in five, families._dev_group): opposite
+# changes and actions said in several tenses and carriers ("Why did X surge
+# this week?" / "X plunged this week. What happened?" / "What's behind X
+# sliding this week?"), so an opposite verb is a different question whatever
+# form the sentence takes. Each verb as (base, -ing, past). None of the
+# held-out families' verbs, subjects or templates (the validation `rate`
+# family's go up/down, rise/fall, increase/drop on currencies and metals).
+
+CHANGE_GROUPS = [
+    (["Why did {s} {v} this week?", "What caused {s} to {v} this week?", "{S} {ved} this week. What happened?",
+      "What's behind {s} {ving} this week?"],
+     [(("surge", "surging", "surged"), ("plunge", "plunging", "plunged")),
+      (("climb", "climbing", "climbed"), ("slide", "sliding", "slid")),
+      (("jump", "jumping", "jumped"), ("tumble", "tumbling", "tumbled")),
+      (("rebound", "rebounding", "rebounded"), ("slump", "slumping", "slumped")),
+      (("strengthen", "strengthening", "strengthened"), ("weaken", "weakening", "weakened"))],
+     ["the Nasdaq", "Nvidia shares", "mortgage rates", "natural gas prices", "the British pound", "copper prices",
+      "Dogecoin", "the Swiss franc", "airline stocks", "housing prices in Toronto"]),
+    (["Why does {s} {v} so quickly?", "What makes {s} {v} so fast?", "{S} {ved} really quickly today, why?",
+      "Why is {s} {ving} so fast?"],
+     [(("heat up", "heating up", "heated up"), ("cool down", "cooling down", "cooled down")),
+      (("speed up", "speeding up", "sped up"), ("slow down", "slowing down", "slowed down")),
+      (("charge", "charging", "charged"), ("drain", "draining", "drained"))],
+     ["my laptop", "my phone", "my iPad", "my gaming PC", "my smartwatch", "my Chromebook", "my e-bike battery"]),
+    (["Is it normal for {s} to {v} after a workout?", "What makes {s} {v} after exercise?",
+      "{S} {ved} after my workout. Why?", "Why would {s} keep {ving} after exercising?"],
+     [(("spike", "spiking", "spiked"), ("crash", "crashing", "crashed")),
+      (("climb", "climbing", "climbed"), ("dip", "dipping", "dipped")),
+      (("shoot up", "shooting up", "shot up"), ("plummet", "plummeting", "plummeted"))],
+     ["my blood sugar", "my blood pressure", "my heart rate", "my body temperature", "my cortisol"]),
+    (["What made {s} {v} over the past decade?", "Why did {s} {v} in the last ten years?",
+      "{S} {ved} over the past decade. Why?", "What explains {s} {ving} over the past decade?"],
+     [(("grow", "growing", "grew"), ("shrink", "shrinking", "shrank")),
+      (("expand", "expanding", "expanded"), ("contract", "contracting", "contracted")),
+      (("recover", "recovering", "recovered"), ("decline", "declining", "declined"))],
+     ["bee populations", "Arctic sea ice", "the Amazon rainforest", "coral reefs", "wolf numbers in Yellowstone",
+      "the Great Salt Lake", "Lake Mead", "salmon runs in Alaska"]),
+    (["How do I {v} in {s}?", "What's the shortcut to {v} in {s}?", "I can't figure out how to {v} in {s}.",
+      "Keyboard shortcut for {ving} in {s}?"],
+     [(("zoom in", "zooming in", "zoomed in"), ("zoom out", "zooming out", "zoomed out")),
+      (("scroll up", "scrolling up", "scrolled up"), ("scroll down", "scrolling down", "scrolled down")),
+      (("indent", "indenting", "indented"), ("outdent", "outdenting", "outdented"))],
+     ["Google Maps", "a PDF in Acrobat", "Photoshop", "an Excel sheet", "Figma", "Google Docs"]),
+    (["How do I {v} {s}?", "What's the right way to {v} {s}?", "Best tool for {ving} {s}?",
+      "I need to {v} {s}. How?"],
+     [(("tighten", "tightening", "tightened"), ("loosen", "loosening", "loosened"))],
+     ["a bike chain", "guitar strings", "a lug nut", "a watch strap", "a faucet handle", "a drum head",
+      "a ratchet strap", "a stripped screw"]),
+    (["What's the safest way to {v} {s}?", "How should I {v} {s}?", "Tips for {ving} {s} safely?",
+      "Is there a right way to {v} {s}?"],
+     [(("thaw", "thawing", "thawed"), ("freeze", "freezing", "froze")),
+      (("reheat", "reheating", "reheated"), ("chill", "chilling", "chilled"))],
+     ["chicken breasts", "ground beef", "bread", "salmon fillets", "breast milk", "cooked rice", "soup"]),
+    (["How do I {v} {s}?", "Steps to {v} {s}?", "What's the quickest way to {v} {s}?", "I want to {v} {s}."],
+     [(("mute", "muting", "muted"), ("unmute", "unmuting", "unmuted")),
+      (("pin", "pinning", "pinned"), ("unpin", "unpinning", "unpinned")),
+      (("archive", "archiving", "archived"), ("unarchive", "unarchiving", "unarchived"))],
+     ["a Slack channel", "a WhatsApp group chat", "a Discord server", "a Teams chat", "a Telegram channel"]),
+    (["How can I {v} {s}?", "Ways to {v} {s}?", "What's the easiest way to {v} {s}?",
+      "I'd like to {v} {s}. What should I do?"],
+     [(("raise", "raising", "raised"), ("lower", "lowering", "lowered")),
+      (("widen", "widening", "widened"), ("narrow", "narrowing", "narrowed"))],
+     ["the pH of my pool", "my car's suspension", "the water pressure in my shower", "the action on my guitar",
+      "the margins in my Word document", "the ride height of my mountain bike"]),
+]
+
+
+def change_pairs(rng, n, split="train"):
+    """Pairs of the opposite-change groups of `split`: the same change of the
+    same subject in two wordings (positive), the opposite change in either
+    wording (negative), another subject of the group (negative)."""
+    groups = [g for g in CHANGE_GROUPS if _dev_group(g) == (split == "dev")]
+    out = []
+    while len(out) < n:
+        templates, verbs, subjects = rng.choice(groups)
+        v, flip = rng.choice(verbs)
+        if rng.random() < 0.5:
+            v, flip = flip, v
+        s = rng.choice(subjects)
+        first, second = rng.sample(templates, 2)
+
+        def render(template, verb, subject):
+            text = template.format(s=subject, S=subject, v=verb[0], ving=verb[1], ved=verb[2])
+            return text[0].upper() + text[1:]
+
+        base = render(first, v, s)
+        roll = rng.random()
+        if roll < 0.4:
+            other, label, kind = render(second, v, s), 1, "gen-paraphrase"
+        elif roll < 0.85:
+            other, label, kind = render(rng.choice([first, second]), flip, s), 0, "gen-change"
+        else:
+            s2 = rng.choice([o for o in subjects if o != s])
+            other, label, kind = render(second, v, s2), 0, "gen-value"
+        pair = (base, other) if rng.random() < 0.5 else (other, base)
+        out.append({"a": pair[0], "b": pair[1], "label": label, "kind": kind, "family": "qualifiers",
+                    "split": split})
+    return out

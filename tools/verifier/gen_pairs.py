@@ -19,7 +19,7 @@ import random
 import re
 
 from families import (CITIES, COUNTRIES, DIRECTIONS_TRAIN_ONLY, FAMILIES, LANGUAGES, PEOPLE, PROG_LANGS,
-                      composed_pairs, composed_qualifier_pairs, composed_role_pairs, nominal_role_pairs,
+                      change_pairs, composed_pairs, composed_qualifier_pairs, composed_role_pairs, nominal_role_pairs,
                       relation_pairs)
 
 VAL_SHARE = 0.15
@@ -450,6 +450,8 @@ def generated(seed, per_family):
     out += composed_qualifier_pairs(random.Random(seed + 4), per_family * 10)
     # Roles in noun forms (training only, a generator of their own).
     out += nominal_role_pairs(random.Random(seed + 7), per_family * 6)
+    # Opposite changes and actions in several tenses (training only, a generator of their own).
+    out += change_pairs(random.Random(seed + 9), per_family * 6)
     return out
 
 
@@ -512,6 +514,7 @@ def main():
     # to compare candidate stages before the validation split is read.
     dev = composed_qualifier_pairs(random.Random(args.seed + 5), 2000, "dev")
     dev += nominal_role_pairs(random.Random(args.seed + 8), 800, "dev")
+    dev += change_pairs(random.Random(args.seed + 10), 800, "dev")
     with open(os.path.join(args.out, "dev.jsonl"), "w") as f:
         for r in dev:
             f.write(json.dumps(r) + "\n")
