@@ -1207,11 +1207,11 @@ CHANGE_GROUPS = [
 ]
 
 
-def change_pairs(rng, n, split="train"):
+def change_pairs(rng, n, split="train", groups=CHANGE_GROUPS):
     """Pairs of the opposite-change groups of `split`: the same change of the
     same subject in two wordings (positive), the opposite change in either
     wording (negative), another subject of the group (negative)."""
-    groups = [g for g in CHANGE_GROUPS if _dev_group(g) == (split == "dev")]
+    groups = [g for g in groups if _dev_group(g) == (split == "dev")]
     out = []
     while len(out) < n:
         templates, verbs, subjects = rng.choice(groups)
@@ -1238,3 +1238,93 @@ def change_pairs(rng, n, split="train"):
         out.append({"a": pair[0], "b": pair[1], "label": label, "kind": kind, "family": "qualifiers",
                     "split": split})
     return out
+
+
+# More opposite verbs, each with subjects of its own kind (a second list, drawn
+# by a generator of its own, so the pairs drawn from CHANGE_GROUPS stay as they
+# were). None of the development groups' verbs (grow/shrink, expand/contract,
+# recover/decline, raise/lower, widen/narrow) so dev.jsonl still measures
+# unseen ones; none of the held-out families' word pairs (go up/down, rise/fall,
+# increase/drop, lose/gain weight, pros/cons).
+
+def _v(base, ing, past):
+    return (base, ing, past)
+
+
+OPPOSITE_GROUPS = [
+    (["Why did {s} {v} last year?", "What caused {s} to {v} last year?", "{S} {ved} last year. What explains it?",
+      "Reasons for {s} {ving} last year?"],
+     [(_v("improve", "improving", "improved"), _v("worsen", "worsening", "worsened")),
+      (_v("accelerate", "accelerating", "accelerated"), _v("slow", "slowing", "slowed")),
+      (_v("double", "doubling", "doubled"), _v("halve", "halving", "halved")),
+      (_v("soar", "soaring", "soared"), _v("crash", "crashing", "crashed")),
+      (_v("peak", "peaking", "peaked"), _v("bottom out", "bottoming out", "bottomed out"))],
+     ["unemployment in Spain", "inflation in Turkey", "the birth rate in South Korea", "Netflix's subscriber count",
+      "crime in New York", "US home sales", "my website traffic", "air quality in Delhi", "wheat exports",
+      "the price of eggs"]),
+    (["Why did {s} {v} the championship last season?", "{S} {ved} the championship last season. How?",
+      "What led to {s} {ving} the championship last season?", "Explain how {s} came to {v} the championship last season."],
+     [(_v("win", "winning", "won"), _v("lose", "losing", "lost")),
+      (_v("clinch", "clinching", "clinched"), _v("throw away", "throwing away", "threw away"))],
+     ["the Lakers", "Manchester United", "the New York Yankees", "Real Madrid", "the Chicago Bulls", "Ferrari",
+      "the Golden State Warriors", "Bayern Munich"]),
+    (["Why did {s} {v} the proposal?", "What made {s} {v} the proposal?", "{S} {ved} the proposal. Why?",
+      "What was the reason for {s} {ving} the proposal?"],
+     [(_v("accept", "accepting", "accepted"), _v("reject", "rejecting", "rejected")),
+      (_v("approve", "approving", "approved"), _v("veto", "vetoing", "vetoed")),
+      (_v("back", "backing", "backed"), _v("block", "blocking", "blocked"))],
+     ["the Senate", "the city council", "the EU", "the board of directors", "the union", "the Supreme Court",
+      "the shareholders", "the school board"]),
+    (["Why did {s} {v} so many workers in 2023?", "What led {s} to {v} thousands of workers in 2023?",
+      "{S} {ved} a lot of staff in 2023. Why?", "Reasons behind {s} {ving} so many employees in 2023?"],
+     [(_v("hire", "hiring", "hired"), _v("lay off", "laying off", "laid off"))],
+     ["Google", "Meta", "Amazon", "Tesla", "Salesforce", "Twitter", "IBM", "Intel", "Spotify"]),
+    (["At what temperature does {s} {v}?", "What temperature makes {s} {v}?",
+      "How warm or cold must it be for {s} to {v}?", "When does {s} start {ving}?"],
+     [(_v("melt", "melting", "melted"), _v("freeze", "freezing", "froze")),
+      (_v("melt", "melting", "melted"), _v("harden", "hardening", "hardened"))],
+     ["chocolate", "butter", "wax", "ice cream", "coconut oil", "olive oil", "honey", "gelatin"]),
+    (["How do I {v} {s}?", "Best way to {v} {s}?", "What do I need to {v} {s}?", "Tips for {ving} {s}?"],
+     [(_v("inflate", "inflating", "inflated"), _v("deflate", "deflating", "deflated"))],
+     ["a car tire", "a bike tire", "an air mattress", "a pool float", "a basketball", "a bouncy castle",
+      "a paddle board"]),
+    (["Why do I {v} {s} so easily?", "What makes people {v} {s} so easily?", "How come I {v} {s} so quickly?",
+      "Why is {ving} {s} so easy for me?"],
+     [(_v("remember", "remembering", "remembered"), _v("forget", "forgetting", "forgot"))],
+     ["names", "dreams", "passwords", "phone numbers", "birthdays", "things I read", "vocabulary words", "faces"]),
+    (["Should I {v} {s}?", "Is it worth {ving} {s}?", "Good reasons to {v} {s}?",
+      "I'm thinking about {ving} {s}. Good idea?"],
+     [(_v("join", "joining", "joined"), _v("quit", "quitting", "quit")),
+      (_v("join", "joining", "joined"), _v("leave", "leaving", "left"))],
+     ["a gym", "a union", "a book club", "the army", "a startup", "a fraternity", "a coworking space",
+      "a choir"]),
+    (["Is now a good time to {v} {s}?", "Should I {v} {s} right now?", "Is this the right moment for {ving} {s}?",
+      "Would {ving} {s} now be smart?"],
+     [(_v("buy", "buying", "bought"), _v("sell", "selling", "sold"))],
+     ["a rental property", "a used car", "my house", "a timeshare", "a vacation home", "vintage watches",
+      "a food truck", "farmland"]),
+    (["What happens to your body when you {v} {s}?", "Effects of {ving} {s}?", "What changes if I {v} {s}?",
+      "How does {ving} {s} affect you?"],
+     [(_v("start", "starting", "started"), _v("quit", "quitting", "quit")),
+      (_v("take up", "taking up", "took up"), _v("give up", "giving up", "gave up"))],
+     ["drinking coffee", "eating sugar", "taking creatine", "vaping", "running every day", "intermittent fasting",
+      "taking melatonin", "drinking alcohol"]),
+    (["How do I {v} {s}?", "Shortcut to {v} {s}?", "What's the setting to {v} {s}?", "How can I quickly {v} {s}?"],
+     [(_v("brighten", "brightening", "brightened"), _v("dim", "dimming", "dimmed"))],
+     ["my screen", "my phone's display", "the lights in Home Assistant", "my monitor", "my Kindle",
+      "the keyboard backlight on my MacBook", "Philips Hue bulbs"]),
+    (["How do I {v} {s}?", "Where is the setting to {v} {s}?", "Steps for {ving} {s}?", "I want to {v} {s}. How?"],
+     [(_v("allow", "allowing", "allowed"), _v("block", "blocking", "blocked"))],
+     ["pop-ups in Chrome", "cookies in Safari", "notifications on my iPhone", "camera access in Zoom",
+      "third-party apps on my Mac", "unknown callers on Android", "location access in Google Maps"]),
+    (["Why is {s} {ving}?", "What is causing {s} to {v}?", "Reasons {s} is {ving}?",
+      "Explain why {s} has {ved} in recent decades."],
+     [(_v("warm", "warming", "warmed"), _v("cool", "cooling", "cooled"))],
+     ["the North Atlantic", "the upper atmosphere", "Antarctica", "the Gulf Stream", "northern Europe",
+      "the Mediterranean Sea", "the deep ocean"]),
+    (["Why did {s} {v} the treaty?", "What led {s} to {v} the treaty?", "{S} {ved} the treaty. Why?",
+      "What was behind {s} {ving} the treaty?"],
+     [(_v("sign", "signing", "signed"), _v("withdraw from", "withdrawing from", "withdrew from")),
+      (_v("ratify", "ratifying", "ratified"), _v("abandon", "abandoning", "abandoned"))],
+     ["the United States", "Russia", "Iran", "North Korea", "Brazil", "Japan", "Turkey", "Australia"]),
+]

@@ -18,7 +18,7 @@ import os
 import random
 import re
 
-from families import (CITIES, COUNTRIES, DIRECTIONS_TRAIN_ONLY, FAMILIES, LANGUAGES, PEOPLE, PROG_LANGS,
+from families import (CITIES, COUNTRIES, DIRECTIONS_TRAIN_ONLY, FAMILIES, LANGUAGES, OPPOSITE_GROUPS, PEOPLE, PROG_LANGS,
                       change_pairs, composed_pairs, composed_qualifier_pairs, composed_role_pairs, nominal_role_pairs,
                       relation_pairs)
 
@@ -452,6 +452,7 @@ def generated(seed, per_family):
     out += nominal_role_pairs(random.Random(seed + 7), per_family * 6)
     # Opposite changes and actions in several tenses (training only, a generator of their own).
     out += change_pairs(random.Random(seed + 9), per_family * 6)
+    out += change_pairs(random.Random(seed + 11), per_family * 10, groups=OPPOSITE_GROUPS)
     return out
 
 
@@ -501,6 +502,14 @@ def main():
 
     rows += generated(args.seed, args.per_family)
     rng.shuffle(rows)
+    # No text on both sides: generated families with short slot lists share
+    # those lists between the splits, so a prompt can come out the same in
+    # both; a training pair with a text of the validation split (compared
+    # case-insensitively) is dropped. The validation split is unchanged.
+    held = {t.strip().lower() for r in rows if r["split"] == "val" for t in (r["a"], r["b"])}
+    dropped = sum(1 for r in rows if r["split"] != "val" and {r["a"].strip().lower(), r["b"].strip().lower()} & held)
+    rows = [r for r in rows if r["split"] == "val" or not {r["a"].strip().lower(), r["b"].strip().lower()} & held]
+    print(f"dropped {dropped} training pairs with a text of the validation split")
     counts = {}
     for split in ("train", "val"):
         path = os.path.join(args.out, f"{split}.jsonl")
@@ -515,6 +524,7 @@ def main():
     dev = composed_qualifier_pairs(random.Random(args.seed + 5), 2000, "dev")
     dev += nominal_role_pairs(random.Random(args.seed + 8), 800, "dev")
     dev += change_pairs(random.Random(args.seed + 10), 800, "dev")
+    dev += change_pairs(random.Random(args.seed + 12), 800, "dev", groups=OPPOSITE_GROUPS)
     with open(os.path.join(args.out, "dev.jsonl"), "w") as f:
         for r in dev:
             f.write(json.dumps(r) + "\n")
