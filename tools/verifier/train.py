@@ -397,7 +397,8 @@ def main():
                     help="train under bfloat16 autocast (weights and the optimiser stay f32; the validation "
                          "scores and calibration are computed in f32, as the gateway runs)")
     ap.add_argument("--qqp-extra", type=float, default=0.5,
-                    help="share of the QQP training pairs seen twice as often (its labels are the hardest)")
+                    help="extra QQP training pairs, as a share of them (its labels are the hardest): 0.5 sees half of "
+                         "them twice, 2.0 sees every one three times")
     ap.add_argument("--max-minutes", type=float, default=0,
                     help="fit training into this many minutes from the start (loading included, validation not): "
                          "after a few steps the run measures its speed and trains on fewer examples if needed")
@@ -464,7 +465,8 @@ def main():
     train = load(os.path.join(args.data, "train.jsonl"))
     qqp = [r for r in train if r["kind"] == "qqp"]
     rng.shuffle(qqp)
-    train += qqp[: int(len(qqp) * args.qqp_extra)]
+    whole, part = divmod(args.qqp_extra, 1.0)
+    train += qqp * int(whole) + qqp[: int(len(qqp) * part)]
     for spec in args.repeat_family:
         family, _, times = spec.partition("=")
         rows = [r for r in train if r.get("family") == family]
