@@ -1328,3 +1328,122 @@ OPPOSITE_GROUPS = [
       (_v("ratify", "ratifying", "ratified"), _v("abandon", "abandoning", "abandoned"))],
      ["the United States", "Russia", "Iran", "North Korea", "Brazil", "Japan", "Turkey", "Australia"]),
 ]
+
+
+# ------------------------------------------------------ voice and roles
+# Training only (gen_pairs, a generator of its own): who does what to whom,
+# across voices and tenses. Every adapter up to stop 27 scored an active
+# question and its passive ("Did A outbid B?" / "Was B outbid by A?") about
+# 0.6, the share of positives among voice-changed training pairs, on training
+# and validation pairs alike: it had learned "the voice changed", not whose
+# role is whose. Here each template is a set of forms that ask the same thing
+# (active, passive, get-passive, a statement and a why), so a positive is two
+# forms with the roles kept and a negative the roles swapped in any form —
+# including the passive of the swap, which keeps the names in their order
+# ("Did A outbid B?" / "Was A outbid by B?"). Many verbs and actor kinds, none
+# of the relation verbs or sides used by the validation split's families; one
+# verb in five and one actor kind are held out into dev.jsonl.
+
+def _vb(base, past, participle=None):
+    return base, past, participle or past
+
+
+VOICE_VERBS = [
+    _vb("admire", "admired"), _vb("advise", "advised"), _vb("applaud", "applauded"), _vb("arrest", "arrested"),
+    _vb("assist", "assisted"), _vb("audit", "audited"), _vb("bite", "bit", "bitten"), _vb("bribe", "bribed"),
+    _vb("brief", "briefed"), _vb("bully", "bullied"), _vb("call", "called"), _vb("capture", "captured"),
+    _vb("catch", "caught"), _vb("challenge", "challenged"), _vb("cheat", "cheated"), _vb("comfort", "comforted"),
+    _vb("congratulate", "congratulated"), _vb("consult", "consulted"), _vb("convince", "convinced"),
+    _vb("deceive", "deceived"), _vb("defend", "defended"), _vb("disturb", "disturbed"), _vb("draft", "drafted"),
+    _vb("encourage", "encouraged"), _vb("examine", "examined"), _vb("fine", "fined"), _vb("fool", "fooled"),
+    _vb("forgive", "forgave", "forgiven"), _vb("frighten", "frightened"), _vb("greet", "greeted"),
+    _vb("guide", "guided"), _vb("harass", "harassed"), _vb("help", "helped"), _vb("hit", "hit"),
+    _vb("ignore", "ignored"), _vb("impress", "impressed"), _vb("insult", "insulted"), _vb("interrupt", "interrupted"),
+    _vb("investigate", "investigated"), _vb("judge", "judged"), _vb("kick", "kicked"), _vb("lead", "led"),
+    _vb("mock", "mocked"), _vb("motivate", "motivated"), _vb("nominate", "nominated"), _vb("obey", "obeyed"),
+    _vb("offend", "offended"), _vb("oppose", "opposed"), _vb("outbid", "outbid"), _vb("outrank", "outranked"),
+    _vb("outplay", "outplayed"), _vb("outscore", "outscored"), _vb("persuade", "persuaded"),
+    _vb("photograph", "photographed"), _vb("prosecute", "prosecuted"), _vb("provoke", "provoked"),
+    _vb("punish", "punished"), _vb("push", "pushed"), _vb("question", "questioned"), _vb("recruit", "recruited"),
+    _vb("reject", "rejected"), _vb("remind", "reminded"), _vb("represent", "represented"),
+    _vb("respect", "respected"), _vb("reward", "rewarded"), _vb("rob", "robbed"), _vb("save", "saved"),
+    _vb("scare", "scared"), _vb("scold", "scolded"), _vb("see", "saw", "seen"), _vb("serve", "served"),
+    _vb("shoot", "shot"), _vb("stop", "stopped"), _vb("support", "supported"), _vb("surprise", "surprised"),
+    _vb("tease", "teased"), _vb("threaten", "threatened"), _vb("track", "tracked"), _vb("train", "trained"),
+    _vb("trick", "tricked"), _vb("underestimate", "underestimated"), _vb("wake", "woke", "woken"),
+    _vb("watch", "watched"), _vb("welcome", "welcomed"), _vb("outsmart", "outsmarted"), _vb("sting", "stung"),
+    _vb("overhear", "overheard"), _vb("outrun", "outran", "outrun"), _vb("kiss", "kissed"), _vb("hug", "hugged"),
+    _vb("scratch", "scratched"), _vb("accuse", "accused"), _vb("blackmail", "blackmailed"),
+    _vb("outlast", "outlasted"), _vb("eliminate", "eliminated"), _vb("knock out", "knocked out"),
+    _vb("tackle", "tackled"), _vb("foul", "fouled"), _vb("block", "blocked"), _vb("overtake", "overtook", "overtaken"),
+]
+VOICE_VERBS = [v for v in VOICE_VERBS if v[0] != "overtake"]  # a relation verb of the validation split
+
+VOICE_ACTORS = [
+    ["my neighbor", "my sister", "my brother", "my roommate", "my cousin", "my uncle", "my grandmother",
+     "my best friend", "my girlfriend", "my husband", "my son", "my daughter", "my ex"],
+    ["the pilot", "the captain", "the sergeant", "the detective", "the suspect", "the witness", "the reporter",
+     "the senator", "the sheriff", "the prisoner", "the guard", "the principal", "the janitor", "the chef"],
+    ["Alice", "Bob", "Maria", "Kenji", "Priya", "Omar", "Lena", "Diego", "Sofia", "Tom", "Aisha", "Marco"],
+    ["the goalkeeper", "the striker", "the defender", "the pitcher", "the batter", "the quarterback",
+     "the boxer", "the champion", "the challenger", "the rookie", "the veteran", "the underdog"],
+    ["the crow", "the squirrel", "the cobra", "the mongoose", "the spider", "the wasp", "the raccoon",
+     "the puppy", "the kitten", "the goose", "the badger", "the lizard"],
+    ["Siemens", "Philips", "Cisco", "Dell", "Lenovo", "Spotify", "Shopify", "Zoom", "Slack", "Reddit",
+     "Pinterest", "Dropbox"],
+]
+
+VOICE_TEMPLATES = [
+    ["Did {a} {v} {b}?", "Was {b} {p} by {a}?", "Did {b} get {p} by {a}?"],
+    ["Why did {a} {v} {b}?", "Why was {b} {p} by {a}?", "Why did {b} get {p} by {a}?", "{A} {past} {b}. Why?",
+     "What made {a} {v} {b}?"],
+    ["When did {a} first {v} {b}?", "When was {b} first {p} by {a}?", "When did {b} first get {p} by {a}?"],
+    ["Has {a} ever {p} {b}?", "Has {b} ever been {p} by {a}?"],
+    ["Will {a} {v} {b}?", "Will {b} be {p} by {a}?", "Is {a} going to {v} {b}?", "Is {b} going to be {p} by {a}?"],
+    ["Why does {a} always {v} {b}?", "Why is {b} always {p} by {a}?", "Why does {b} always get {p} by {a}?"],
+    ["Is it true that {a} {past} {b}?", "Is it true that {b} was {p} by {a}?", "Did {a} really {v} {b}?"],
+    ["How did {a} {v} {b}?", "How was {b} {p} by {a}?", "In what way did {a} {v} {b}?"],
+    ["What happened when {a} {past} {b}?", "What happened when {b} was {p} by {a}?",
+     "What happened after {b} got {p} by {a}?"],
+    ["Could {a} {v} {b}?", "Could {b} be {p} by {a}?", "Is it possible for {a} to {v} {b}?",
+     "Is it possible for {b} to be {p} by {a}?"],
+    ["How often does {a} {v} {b}?", "How often is {b} {p} by {a}?", "How often does {b} get {p} by {a}?"],
+    ["Who saw {a} {v} {b}?", "Who saw {b} get {p} by {a}?"],
+]
+
+
+def _voice_dev(verb):
+    return zlib.crc32(verb[0].encode()) % 5 == 0
+
+
+def voice_pairs(rng, n, split="train"):
+    """Pairs of `split` ("train" or "dev"): two forms of one template with the
+    roles kept (positive), the roles swapped in any form (negative), another
+    verb (negative)."""
+    verbs = [v for v in VOICE_VERBS if _voice_dev(v) == (split == "dev")]
+    actors = VOICE_ACTORS[:-1] if split == "train" else VOICE_ACTORS[-1:]
+    out = []
+    while len(out) < n:
+        a, b = rng.sample(rng.choice(actors), 2)
+        verb = rng.choice(verbs)
+        forms = rng.choice(VOICE_TEMPLATES)
+        first, second = rng.sample(forms, 2)
+
+        def render(template, x, y, vb):
+            text = template.format(a=x, A=x, b=y, v=vb[0], past=vb[1], p=vb[2])
+            return text[0].upper() + text[1:]
+
+        base = render(first, a, b, verb)
+        roll = rng.random()
+        if roll < 0.45:
+            other, label, kind = render(second, a, b, verb), 1, "gen-paraphrase"
+        elif roll < 0.9:
+            # The swap in the other form half the time (the names keep their order).
+            other, label, kind = render(second if rng.random() < 0.5 else first, b, a, verb), 0, "gen-role-swap"
+        else:
+            verb2 = rng.choice([v for v in verbs if v != verb])
+            other, label, kind = render(second, a, b, verb2), 0, "gen-value"
+        pair = (base, other) if rng.random() < 0.5 else (other, base)
+        out.append({"a": pair[0], "b": pair[1], "label": label, "kind": kind if split == "train" else f"dev-voice-{kind[4:]}",
+                    "family": "relations", "split": split})
+    return out

@@ -20,7 +20,7 @@ import re
 
 from families import (CITIES, COUNTRIES, DIRECTIONS_TRAIN_ONLY, FAMILIES, LANGUAGES, OPPOSITE_GROUPS, PEOPLE, PROG_LANGS,
                       change_pairs, composed_pairs, composed_qualifier_pairs, composed_role_pairs, nominal_role_pairs,
-                      relation_pairs)
+                      relation_pairs, voice_pairs)
 
 VAL_SHARE = 0.15
 
@@ -502,6 +502,10 @@ def main():
 
     rows += generated(args.seed, args.per_family)
     rng.shuffle(rows)
+    # Voice and roles (training only, a generator of their own), added after
+    # the shuffle so that the validation split stays byte for byte as it was.
+    voice = voice_pairs(random.Random(args.seed + 13), args.per_family * 12)
+    rows += [voice[i] for i in random.Random(args.seed + 13).sample(range(len(voice)), len(voice))]
     # No text on both sides: generated families with short slot lists share
     # those lists between the splits, so a prompt can come out the same in
     # both; a training pair with a text of the validation split (compared
@@ -525,6 +529,7 @@ def main():
     dev += nominal_role_pairs(random.Random(args.seed + 8), 800, "dev")
     dev += change_pairs(random.Random(args.seed + 10), 800, "dev")
     dev += change_pairs(random.Random(args.seed + 12), 800, "dev", groups=OPPOSITE_GROUPS)
+    dev += voice_pairs(random.Random(args.seed + 14), 1000, "dev")
     with open(os.path.join(args.out, "dev.jsonl"), "w") as f:
         for r in dev:
             f.write(json.dumps(r) + "\n")
