@@ -32,8 +32,15 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// An adapter tensor in float32 (factors may be stored in float16: a
+/// higher-rank adapter in the same file size).
+fn wide(t: &Tensor) -> Result<Tensor, String> {
+    t.to_dtype(DType::F32).map_err(err)
+}
+
 /// The base weights with the adapter applied: every `lora_a`/`lora_b` pair
-/// merged into its matrix, every other adapter tensor replacing its namesake.
+/// merged into its matrix, every other adapter tensor (LayerNorms, token
+/// types, biases) replacing its namesake.
 pub fn merge(
     mut base: HashMap<String, Tensor>,
     adapter: &HashMap<String, Tensor>,
@@ -52,7 +59,7 @@ pub fn merge(
             let weight = base
                 .get(&key)
                 .ok_or_else(|| format!("the base model has no {key}"))?;
-            let delta = b.matmul(a).map_err(err)?;
+            let delta = wide(b)?.matmul(&wide(a)?).map_err(err)?;
             if delta.dims() != weight.dims() {
                 return Err(format!(
                     "{prefix}: adapter shape {:?} does not fit",
@@ -69,7 +76,7 @@ pub fn merge(
         }
         match base.get(name) {
             Some(old) if old.dims() == tensor.dims() => {
-                base.insert(name.clone(), tensor.clone());
+                base.insert(name.clone(), wide(tensor)?);
             }
             _ => return Err(format!("the adapter's {name} has no matching base tensor")),
         }
@@ -91,8 +98,11 @@ impl Model {
             let weight = adapter
                 .get(&format!("head.{name}.weight"))
                 .ok_or_else(|| format!("the adapter has no head.{name}.weight"))?;
-            let bias = adapter.get(&format!("head.{name}.bias")).cloned();
-            Ok::<_, String>(Linear::new(weight.clone(), bias))
+            let bias = match adapter.get(&format!("head.{name}.bias")) {
+                Some(b) => Some(wide(b)?),
+                None => None,
+            };
+            Ok::<_, String>(Linear::new(wide(weight)?, bias))
         };
         Ok(Self {
             bert,

@@ -42,6 +42,8 @@ fn long_texts_are_cut_before_tokenizing_and_the_longer_side_trimmed() {
 
 #[test]
 fn merging_adds_b_times_a_and_replaces_other_tensors() {
+    // Factors stored in float16 (full_tune.py's higher-rank adapters) are
+    // widened; a bias in the adapter replaces the base's.
     let dev = Device::Cpu;
     let t = |v: Vec<f32>, shape: (usize, usize)| Tensor::from_vec(v, shape, &dev).unwrap();
     let mut base = HashMap::new();
@@ -49,8 +51,10 @@ fn merging_adds_b_times_a_and_replaces_other_tensors() {
     for name in model::ADAPTED {
         let p = format!("encoder.layer.0.{name}");
         base.insert(format!("{p}.weight"), t(vec![1.0, 2.0, 3.0, 4.0], (2, 2)));
-        adapter.insert(format!("{p}.lora_a"), t(vec![1.0, 1.0], (1, 2)));
-        adapter.insert(format!("{p}.lora_b"), t(vec![0.5, -1.0], (2, 1)));
+        let half = |v: Tensor| v.to_dtype(candle_core::DType::F16).unwrap();
+        adapter.insert(format!("{p}.lora_a"), half(t(vec![1.0, 1.0], (1, 2))));
+        adapter.insert(format!("{p}.lora_b"), half(t(vec![0.5, -1.0], (2, 1))));
+        base.insert(format!("{p}.bias"), t(vec![0.0, 0.0], (1, 2)));
     }
     base.insert(
         "embeddings.LayerNorm.weight".into(),
@@ -60,6 +64,10 @@ fn merging_adds_b_times_a_and_replaces_other_tensors() {
         "embeddings.LayerNorm.weight".into(),
         t(vec![2.0, 3.0], (1, 2)),
     );
+    adapter.insert(
+        "encoder.layer.0.output.dense.bias".into(),
+        t(vec![0.25, -0.25], (1, 2)),
+    );
     adapter.insert("head.dense.weight".into(), t(vec![9.0; 4], (2, 2)));
     let merged = merge(base, &adapter, 1).unwrap();
     let w: Vec<Vec<f32>> = merged["encoder.layer.0.attention.self.query.weight"]
@@ -68,6 +76,18 @@ fn merging_adds_b_times_a_and_replaces_other_tensors() {
     assert_eq!(w, vec![vec![1.5, 2.5], vec![2.0, 3.0]]);
     let ln: Vec<Vec<f32>> = merged["embeddings.LayerNorm.weight"].to_vec2().unwrap();
     assert_eq!(ln, vec![vec![2.0, 3.0]]);
+    let bias: Vec<Vec<f32>> = merged["encoder.layer.0.output.dense.bias"]
+        .to_vec2()
+        .unwrap();
+    assert_eq!(bias, vec![vec![0.25, -0.25]]);
+    let kept: Vec<Vec<f32>> = merged["encoder.layer.0.intermediate.dense.bias"]
+        .to_vec2()
+        .unwrap();
+    assert_eq!(kept, vec![vec![0.0, 0.0]]);
+    assert_eq!(
+        merged["encoder.layer.0.output.dense.weight"].dtype(),
+        candle_core::DType::F32
+    );
     assert!(!merged.contains_key("head.dense.weight"));
 }
 
@@ -112,4 +132,12 @@ fn a_corrupt_or_missing_adapter_is_a_clear_error() {
         Err(e) => panic!("expected a checksum error, got {e}"),
         Ok(_) => panic!("a corrupt adapter loaded"),
     }
+}
+
+#[test]
+fn the_shipped_adapter_fits_the_8_mb_budget() {
+    // Issue 10: only what is new ships, in a file of at most 8 MB.
+    assert!(ADAPTER.len() <= 8_000_000, "{} bytes", ADAPTER.len());
+    let adapter = candle_core::safetensors::load_buffer(ADAPTER, &Device::Cpu).unwrap();
+    assert!(adapter.keys().any(|k| k.ends_with(".lora_a")));
 }

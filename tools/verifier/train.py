@@ -197,11 +197,13 @@ class Verifier(nn.Module):
             for name, lin in [("attention.self.query", layer.q), ("attention.self.key", layer.k),
                               ("attention.self.value", layer.v), ("attention.output.dense", layer.o),
                               ("intermediate.dense", layer.i), ("output.dense", layer.out)]:
-                a = tensors[f"{p}.{name}.lora_a"]
+                a = tensors[f"{p}.{name}.lora_a"].float()  # float16 factors (full_tune.py) too
                 if a.shape != lin.a.shape:
                     raise SystemExit(f"--init: rank {a.shape[0]} differs from --rank {lin.a.shape[0]}")
                 lin.a.copy_(a)
-                lin.bm.copy_(tensors[f"{p}.{name}.lora_b"] / lin.scale)
+                lin.bm.copy_(tensors[f"{p}.{name}.lora_b"].float() / lin.scale)
+                if f"{p}.{name}.bias" in tensors:  # a bias full_tune.py trained
+                    lin.b.copy_(tensors[f"{p}.{name}.bias"])
             layer.ln1.weight.copy_(tensors[f"{p}.attention.output.LayerNorm.weight"])
             layer.ln1.bias.copy_(tensors[f"{p}.attention.output.LayerNorm.bias"])
             layer.ln2.weight.copy_(tensors[f"{p}.output.LayerNorm.weight"])

@@ -10,7 +10,7 @@ voice-changed pairs: the model tells "the voice changed", not who did what.
 --write-data DIR writes the same pairs as DIR/train.jsonl (with a link to the
 validation split) for train.py runs with an adapter (--data DIR).
 
-Usage: python3 tools/verifier/voice_probe.py [--lr 5e-5] [--examples 32000] [--write-data DIR]
+Usage: python3 tools/verifier/voice_probe.py [--lr 5e-5] [--examples 32000] [--freeze-embeddings] [--write-data DIR]
 """
 
 import argparse
@@ -38,6 +38,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dev", default="tools/verifier/out/dev.jsonl")
     ap.add_argument("--write-data", default="")
+    ap.add_argument("--freeze-embeddings", action="store_true",
+                    help="keep the word embeddings the base's (as a shipped adapter must)")
     args = ap.parse_args()
     rows = voice_pairs(random.Random(20), 8400)
     if args.write_data:
@@ -63,9 +65,10 @@ def main():
             w, b = lin.w.clone(), lin.b.clone()
             del lin.w, lin.b
             lin.w, lin.b = torch.nn.Parameter(w), torch.nn.Parameter(b)
-    word = model.word.clone()
-    del model.word
-    model.word = torch.nn.Parameter(word)
+    base_word = model.word.clone()
+    if not args.freeze_embeddings:
+        del model.word
+        model.word = torch.nn.Parameter(base_word.clone())
     params = [p for p in model.parameters() if p.requires_grad]
     print(f"{sum(p.numel() for p in params)} trainable weights, {len(rows)} voice pairs", flush=True)
     bf16 = train.native_bf16() and train.bf16_pays()  # as train.py --bf16
@@ -91,6 +94,11 @@ def main():
                 loss_sum = 0.0
             if step >= steps:
                 break
+    if not args.freeze_embeddings:  # which word vectors moved most
+        moved = (model.word.detach() - base_word).norm(dim=1)
+        top = moved.topk(20)
+        words = [enc.tok.id_to_token(i) for i in top.indices.tolist()]
+        print("word vectors moved most:", ", ".join(f"{w} {v:.3f}" for w, v in zip(words, top.values.tolist())))
     dev = [r for r in train.load(args.dev) if r["kind"].startswith("dev-voice")]
     probs = train.scores(model, enc, [(r["a"], r["b"]) for r in dev])
     for kind in sorted({r["kind"] for r in dev}):

@@ -1,0 +1,237 @@
+"""Fine-tunes every encoder matrix of the verifier (not a LoRA) and ships the
+result as a LoRA of higher rank: the truncated SVD of each matrix's whole
+update against the base weights.
+
+Why: a rank-16 LoRA never learns whose role is whose across voices ("Did A
+outbid B?" / "Was B outbid by A?"): its loss stays at the base rate however
+long it trains, while fine-tuning every weight crosses that plateau after
+~55k voice examples and then generalises to unseen verbs (voice_probe.py).
+The update that crossing leaves is spread over full-rank matrices; its
+truncated SVD keeps the directions that carry it, and the adapter format
+(lora_a, lora_b per matrix, src/verifier/model.rs merges W + B·A) carries
+any rank.
+
+Starts from an adapter (its LoRA merged into the weights, its LayerNorms,
+token types and head loaded), trains the 36 encoder matrices and their
+biases, the LayerNorms, the token-type embeddings and the head (word and
+position embeddings stay the base's: the gateway shares them with the
+embedder), on the training split with the voice pairs mixed in at
+--voice-share of the examples. Prints the loss of the voice pairs and of the
+rest every 200 steps. Then, for each --ranks R, writes OUT/rR/adapter.safetensors
+(float16 factors, the biases that changed, float32 LayerNorms and head) and
+prints the development split's voice scores of each, and of the untruncated
+model, so the rank is chosen on dev. Calibrate the chosen one with
+train.py --calibrate-only --rank R --out OUT/rR.
+
+Usage:
+  target/verifier-venv/bin/python tools/verifier/full_tune.py --init assets/verifier/adapter.safetensors \
+      --examples 128000 --voice-share 0.5 --lr 5e-5 --ranks 32,48,64 --out target/full
+"""
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train  # noqa: E402
+from families import voice_pairs  # noqa: E402
+
+MODEL = "models/all-MiniLM-L6-v2"
+NAMES = ["attention.self.query", "attention.self.key", "attention.self.value",
+         "attention.output.dense", "intermediate.dense", "output.dense"]
+
+
+def linears(model):
+    for i, layer in enumerate(model.layers):
+        for name, lin in zip(NAMES, (layer.q, layer.k, layer.v, layer.o, layer.i, layer.out)):
+            yield f"encoder.layer.{i}.{name}", lin
+
+
+def unfreeze(model):
+    """Merges each LoRA into its matrix and makes matrix and bias trainable."""
+    for _, lin in linears(model):
+        with torch.no_grad():
+            w = lin.w + (lin.bm @ lin.a) * lin.scale
+            b = lin.b.clone()
+        lin.lora = False
+        del lin.w, lin.b, lin.a, lin.bm
+        lin.w, lin.b = torch.nn.Parameter(w), torch.nn.Parameter(b)
+
+
+def low_rank(model, sd, rank):
+    """The adapter of one rank: per matrix, the SVD of (trained - base) cut
+    to `rank` (lora_b = U·S, lora_a = V^T, float16), plus every other trained
+    tensor (biases that moved, LayerNorms, token types, head) in float32."""
+    out = {}
+    for name, lin in linears(model):
+        delta = (lin.w.detach() - sd[f"{name}.weight"]).double()
+        u, s, vh = torch.linalg.svd(delta, full_matrices=False)
+        out[f"{name}.lora_a"] = vh[:rank].float().half()
+        out[f"{name}.lora_b"] = (u[:, :rank] * s[:rank]).float().half()
+        if not torch.equal(lin.b.detach(), sd[f"{name}.bias"]):
+            out[f"{name}.bias"] = lin.b.detach().clone()
+    out.update(model_other_tensors(model))  # LayerNorms, token types and head, as train.py writes them
+    return {k: v.contiguous() for k, v in out.items()}
+
+
+def model_other_tensors(model):
+    out = {"embeddings.token_type_embeddings.weight": model.types.detach(),
+           "embeddings.LayerNorm.weight": model.ln.weight.detach(), "embeddings.LayerNorm.bias": model.ln.bias.detach(),
+           "head.dense.weight": model.dense.weight.detach(), "head.dense.bias": model.dense.bias.detach(),
+           "head.out.weight": model.cls.weight.detach(), "head.out.bias": model.cls.bias.detach()}
+    for i, layer in enumerate(model.layers):
+        p = f"encoder.layer.{i}"
+        out[f"{p}.attention.output.LayerNorm.weight"] = layer.ln1.weight.detach()
+        out[f"{p}.attention.output.LayerNorm.bias"] = layer.ln1.bias.detach()
+        out[f"{p}.output.LayerNorm.weight"] = layer.ln2.weight.detach()
+        out[f"{p}.output.LayerNorm.bias"] = layer.ln2.bias.detach()
+    return {k: v.float().clone() for k, v in out.items()}
+
+
+def dev_report(label, model, enc, dev, cut):
+    probs = train.scores(model, enc, [(r["a"], r["b"]) for r in dev])
+    print(f"{label} (dev, {len(dev)} pairs, cut {cut}):")
+    for kind in sorted({r["kind"] for r in dev}):
+        idx = [i for i, r in enumerate(dev) if r["kind"] == kind]
+        s = sorted(probs[i] for i in idx)
+        above = sum(1 for v in s if v >= cut)
+        print(f"  {kind:24} {above:5}/{len(s):5} above = {above / len(s):.3f}   "
+              f"q10 {s[len(s) // 10]:.3f} q50 {s[len(s) // 2]:.3f} q90 {s[9 * len(s) // 10]:.3f}", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(usage=__doc__)
+    ap.add_argument("--init", required=True, help="the adapter.safetensors to start from")
+    ap.add_argument("--resume", default="", help="an earlier run's OUT/full.pt (every trained weight): "
+                    "continues from it (--init still names the chain's adapter)")
+    ap.add_argument("--data", default="tools/verifier/out")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seed", type=int, default=21)
+    ap.add_argument("--examples", type=int, default=128000)
+    ap.add_argument("--voice-share", type=float, default=0.5)
+    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--qqp-extra", type=float, default=1.0)
+    ap.add_argument("--repeat-family", action="append", default=["relations=3", "qualifiers=3"])
+    ap.add_argument("--ranks", default="32,48,64")
+    ap.add_argument("--cut", type=float, default=0.78, help="dev: the cut-off counted (about the shipped one)")
+    args = ap.parse_args()
+
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    torch.set_num_threads(args.threads)
+    bf16 = train.native_bf16() and train.bf16_pays()
+    started = time.time()
+    sd = load_file(os.path.join(MODEL, "model.safetensors"))
+    with open(os.path.join(MODEL, "config.json")) as f:
+        cfg = json.load(f)
+    enc = train.Encoder(os.path.join(MODEL, "tokenizer.json"))
+    init = load_file(args.init)
+    rank_in = init["encoder.layer.0.attention.self.query.lora_a"].shape[0]
+    model = train.Verifier(sd, cfg, rank_in, 2 * rank_in)
+    model.load_adapter(init)
+    unfreeze(model)
+    if args.resume:
+        model.load_state_dict(torch.load(args.resume))
+        print(f"resumed from {args.resume}")
+
+    rows = train.load(os.path.join(args.data, "train.jsonl"))
+    qqp = [r for r in rows if r["kind"] == "qqp"]
+    rng.shuffle(qqp)
+    whole, part = divmod(args.qqp_extra, 1.0)
+    rows += qqp * int(whole) + qqp[: int(len(qqp) * part)]
+    for spec in args.repeat_family:
+        family, _, times = spec.partition("=")
+        rows += [r for r in rows if r.get("family") == family] * max(int(times or 2) - 1, 0)
+    voice = [dict(r, voice=True) for r in voice_pairs(random.Random(20), 8400)]
+    n_voice = int(args.examples * args.voice_share)
+    rng.shuffle(rows)
+    mixed = rows[: args.examples - n_voice] + [voice[i % len(voice)] for i in range(n_voice)]
+    dev = [r for r in train.load(os.path.join(args.data, "dev.jsonl"))]
+    params = [p for p in model.parameters() if p.requires_grad]
+    print(f"{sum(p.numel() for p in params)} trainable weights; {len(mixed)} examples, {n_voice} of them voice "
+          f"pairs; bf16 {bf16}", flush=True)
+    head = [p for n, p in model.named_parameters() if n.startswith(("dense", "cls"))]
+    rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith(("dense", "cls"))]
+    opt = torch.optim.AdamW([{"params": rest, "lr": args.lr}, {"params": head, "lr": args.lr * 2}], weight_decay=0.01)
+    steps = len(mixed) // args.batch
+    warm = max(steps // 20, 1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / (steps - warm))))
+    step, sums = 0, {"voice": [0.0, 0], "rest": [0.0, 0]}
+    order_rng = random.Random(args.seed + 1)
+    while step < steps:
+        for group, ((ids, types, mask), y) in group_batches(enc, mixed, args.batch, order_rng):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = model(ids, types, mask)
+            each = F.binary_cross_entropy_with_logits(logits.float(), y, reduction="none")
+            loss = each.mean()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            for r, l in zip(group, each.tolist()):
+                s = sums["voice" if r.get("voice") else "rest"]
+                s[0] += l
+                s[1] += 1
+            if step % 200 == 0:
+                el = time.time() - started
+                print(f"step {step}/{steps} loss voice {sums['voice'][0] / max(sums['voice'][1], 1):.4f} "
+                      f"rest {sums['rest'][0] / max(sums['rest'][1], 1):.4f} "
+                      f"{step * args.batch / el:.1f} pairs/s {el / 60:.1f} min", flush=True)
+                sums = {"voice": [0.0, 0], "rest": [0.0, 0]}
+            if step >= steps:
+                break
+    print(f"trained in {(time.time() - started) / 60:.1f} min", flush=True)
+    model.eval()
+    dev_report("untruncated", model, enc, dev, args.cut)
+    os.makedirs(args.out, exist_ok=True)
+    torch.save({k: v for k, v in model.state_dict().items()}, os.path.join(args.out, "full.pt"))
+    record = {"full_tune": {"init": train.records_of(args.init), "resume": args.resume or None,
+                            "seed": args.seed, "examples": len(mixed),
+                            "voice_share": args.voice_share, "lr": args.lr, "bf16": bf16,
+                            "seconds": round(time.time() - started)}}
+    for rank in [int(r) for r in args.ranks.split(",") if r]:
+        tensors = low_rank(model, sd, rank)
+        directory = os.path.join(args.out, f"r{rank}")
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, "adapter.safetensors")
+        save_file(tensors, path, metadata={"rank": str(rank), "format": "g-aigateway-verifier-1"})
+        with open(os.path.join(directory, "verifier.json"), "w") as f:
+            json.dump({"training": dict(record["full_tune"], svd_rank=rank)}, f, indent=2)
+        check = train.Verifier(sd, cfg, rank, 2 * rank)
+        check.load_adapter(load_file(path))
+        dev_report(f"rank {rank} ({os.path.getsize(path)} bytes)", check.eval(), enc, dev, args.cut)
+
+
+def group_batches(enc, rows, size, rng):
+    """train.batches, also yielding the rows of each batch."""
+    order = list(range(len(rows)))
+    rng.shuffle(order)
+    chunks = [order[i:i + size * 50] for i in range(0, len(order), size * 50)]
+    out = []
+    for chunk in chunks:
+        chunk.sort(key=lambda i: len(enc.ids(rows[i]["a"])) + len(enc.ids(rows[i]["b"])))
+        out += [chunk[i:i + size] for i in range(0, len(chunk), size)]
+    rng.shuffle(out)
+    for group in out:
+        pairs = []
+        for i in group:
+            a, b = rows[i]["a"], rows[i]["b"]
+            if rng.random() < 0.5:
+                a, b = b, a
+            pairs.append((a, b))
+        yield [rows[i] for i in group], (train.collate(enc, pairs), torch.tensor([float(rows[i]["label"]) for i in group]))
+
+
+if __name__ == "__main__":
+    main()
