@@ -52,6 +52,26 @@ budget() { awk -v m="$1" -v s="${MINUTES_SCALE:-1}" 'BEGIN { printf "%.2f", m * 
   --examples 96000 --lr 2e-4 --repeat-family relations=2 --max-minutes "$(budget 14)" --no-validation
 "$py" tools/verifier/train.py "${common[@]}" --out "$out/mean23" --no-validation \
   --average "$out/stage2/adapter.safetensors" "$out/stage3/adapter.safetensors"
-"$py" tools/verifier/train.py "${common[@]}" --out "${DEST:-assets/verifier}" --init "$out/mean23/adapter.safetensors" \
+dest="${DEST:-assets/verifier}"
+lora="$dest"
+[ "${FULL_TUNE:-0}" = 1 ] && lora="$out/stage4"
+"$py" tools/verifier/train.py "${common[@]}" --out "$lora" --init "$out/mean23/adapter.safetensors" \
   --examples 48000 --lr 1.5e-4 --repeat-family relations=3 --repeat-family qualifiers=3 \
   --max-minutes "$(budget 12)" "$@"
+[ "${FULL_TUNE:-0}" = 1 ] || exit 0
+
+# FULL_TUNE=1: the stop-29 stages (about 45 more minutes with native bfloat16,
+# so past the 90-minute bound): every encoder matrix fine-tuned from stage 4,
+# first on the voice pairs alone until whose role is whose across voices is
+# learned (a plateau no rank-16 LoRA leaves), then with the usual families
+# back in, and the whole update shipped as its rank-80 truncated SVD in
+# float16 (tools/verifier/full_tune.py). Examples scale with MINUTES_SCALE.
+examples() { awk -v n="$1" -v s="${MINUTES_SCALE:-1}" 'BEGIN { printf "%d", (n * s > 64 ? n * s : 64) }'; }
+ft=("$py" tools/verifier/full_tune.py --init "$lora/adapter.safetensors" --data "$out" --threads "${THREADS:-2}" --ranks 80)
+"${ft[@]}" --out "$out/full1" --examples "$(examples 96000)" --voice-share 1.0 --lr 6e-5
+"${ft[@]}" --out "$out/full2" --resume "$out/full1/full.pt" --examples "$(examples 48000)" --voice-share 1.0 --lr 5e-5
+"${ft[@]}" --out "$out/full3" --resume "$out/full2/full.pt" --examples "$(examples 80000)" --voice-share 0.2 --lr 4e-5
+mkdir -p "$dest"
+cp "$out/full3/r80/adapter.safetensors" "$out/full3/r80/verifier.json" "$dest/"
+"$py" tools/verifier/train.py --model models/all-MiniLM-L6-v2 --data "$out" --rank 80 --alpha 160 \
+  --threads "${THREADS:-2}" --calibrate-only --out "$dest"

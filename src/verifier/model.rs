@@ -98,10 +98,10 @@ impl Model {
             let weight = adapter
                 .get(&format!("head.{name}.weight"))
                 .ok_or_else(|| format!("the adapter has no head.{name}.weight"))?;
-            let bias = match adapter.get(&format!("head.{name}.bias")) {
-                Some(b) => Some(wide(b)?),
-                None => None,
-            };
+            let bias = adapter
+                .get(&format!("head.{name}.bias"))
+                .map(wide)
+                .transpose()?;
             Ok::<_, String>(Linear::new(wide(weight)?, bias))
         };
         Ok(Self {
