@@ -437,7 +437,12 @@ def main():
     # before --out may overwrite it), so verifier.json tells the whole chain.
     init_record = records_of(args.init) if args.init else None
     if args.init:
-        model.load_adapter(load_file(args.init))
+        init = load_file(args.init)
+        if "encoder.layer.0.attention.self.query.bias" in init:
+            # adapter_tensors() writes no matrix biases: training on would drop them.
+            raise SystemExit(f"--init: {args.init} is a full_tune.py adapter (trained biases); continue it with "
+                             "full_tune.py --resume, or calibrate it with --calibrate-only")
+        model.load_adapter(init)
         print(f"started from {args.init}")
     if args.average:
         training = {"average": [records_of(a) for a in args.average]}  # before --out may be overwritten
