@@ -60,7 +60,7 @@ lora="$dest"
   --max-minutes "$(budget 12)" "$@"
 [ "${FULL_TUNE:-0}" = 1 ] || exit 0
 
-# FULL_TUNE=1: the stop-29 stages (about 45 more minutes with native bfloat16,
+# FULL_TUNE=1: the stop-29 and stop-30 stages (about 75 more minutes with native bfloat16,
 # so past the 90-minute bound): every encoder matrix fine-tuned from stage 4,
 # first on the voice pairs alone until whose role is whose across voices is
 # learned (a plateau no rank-16 LoRA leaves), then with the usual families
@@ -71,7 +71,14 @@ ft=("$py" tools/verifier/full_tune.py --init "$lora/adapter.safetensors" --data 
 "${ft[@]}" --out "$out/full1" --examples "$(examples 96000)" --voice-share 1.0 --lr 6e-5
 "${ft[@]}" --out "$out/full2" --resume "$out/full1/full.pt" --examples "$(examples 48000)" --voice-share 1.0 --lr 5e-5
 "${ft[@]}" --out "$out/full3" --resume "$out/full2/full.pt" --examples "$(examples 80000)" --voice-share 0.2 --lr 4e-5
+# Stop 30: from full 3's rank-80 SVD merged, the near-neighbour nouns across
+# wordings (families.near_noun_pairs) mixed in beside the voice pairs, then a
+# shorter run with the qualifier family six times as often.
+ft6=("$py" tools/verifier/full_tune.py --init "$out/full3/r80/adapter.safetensors" --data "$out" --threads "${THREADS:-2}" --ranks 80)
+"${ft6[@]}" --out "$out/full6" --examples "$(examples 48000)" --voice-share 0.2 --noun-share 0.15 --lr 3e-5
+"${ft6[@]}" --out "$out/full7" --resume "$out/full6/full.pt" --examples "$(examples 24000)" --voice-share 0.15 \
+  --noun-share 0.1 --lr 2e-5 --repeat-family qualifiers=2
 mkdir -p "$dest"
-cp "$out/full3/r80/adapter.safetensors" "$out/full3/r80/verifier.json" "$dest/"
+cp "$out/full7/r80/adapter.safetensors" "$out/full7/r80/verifier.json" "$dest/"
 "$py" tools/verifier/train.py --model models/all-MiniLM-L6-v2 --data "$out" --rank 80 --alpha 160 \
   --threads "${THREADS:-2}" --calibrate-only --out "$dest"

@@ -1447,3 +1447,133 @@ def voice_pairs(rng, n, split="train"):
         out.append({"a": pair[0], "b": pair[1], "label": label, "kind": kind if split == "train" else f"dev-voice-{kind[4:]}",
                     "family": "relations", "split": split})
     return out
+
+
+# ------------------------------------------------------ near-neighbour nouns
+# Used by full_tune.py (--noun-share), beside the voice pairs: one question
+# frame, one noun slot, asked in two wordings ("How do I reset my voicemail
+# PIN?" / "how can I reset my door code"). The same noun (or a synonym of it)
+# in another wording is the same question; another noun of the group in
+# another wording, with the verb and the tail kept, is another question. The
+# voice stages taught the model to read across wordings, and with that it
+# began to let near-neighbour nouns through when the wording changed too; these
+# pairs put that back. Values are disjoint from the validation-only families
+# (account_item, settings_item); about one group in five is held out as the
+# development set (dev.jsonl, kinds dev-noun-*).
+
+NEAR_NOUN_FRAMES = [
+    "How do I {v} my {x}{c}?", "how can I {v} my {x}{c}", "How can I {v} my {x}{c}?",
+    "What are the steps to {v} my {x}{c}?", "I need to {v} my {x}{c}. How?", "Is there a way to {v} my {x}{c}?",
+    "Can you tell me how to {v} my {x}{c}?", "how to {v} my {x}{c}", "Please explain how I can {v} my {x}{c}.",
+    "What's the easiest way to {v} my {x}{c}?", "how do i {v} my {x}{c}", "Help me {v} my {x}{c}.",
+]
+
+# (verbs, nouns, tails): a noun given as a tuple is one thing under several
+# names (any two of them make a positive).
+NEAR_NOUN_GROUPS = [
+    (["renew", "replace", "cancel"],
+     ["passport", ("driver's license", "driving licence"), ("ID card", "identity card"), "residence permit",
+      "work visa", "vehicle registration", "library card", "health insurance card"],
+     ["", " online", " from abroad"]),
+    (["reset", "change", "rotate", "revoke"],
+     ["API key", "access token", "SSH key", "webhook secret", "client secret", "deploy key", "signing certificate"],
+     ["", " on project {n}", " in the dashboard"]),
+    (["update", "view", "download", "delete"],
+     ["invoice address", "VAT number", ("purchase history", "order history"), "saved cards", "loyalty points",
+      "gift card balance", "store credit", "wish list"],
+     ["", " on account {n}", " in the app"]),
+    (["turn off", "reset", "review"],
+     ["login alerts", "trusted devices", "session history", "app passwords", "connected apps", "search history",
+      "browsing data"],
+     ["", " on account {n}", " in my profile"]),
+    (["fix", "replace", "clean"],
+     ["phone screen", "charging port", "phone camera", "phone speaker", "SIM tray", "back glass", "earpiece"],
+     ["", " myself", " at home"]),
+    (["upgrade", "replace", "test"],
+     ["graphics card", "power supply", "hard drive", ("RAM", "memory"), "CPU cooler", "motherboard",
+      ("SSD", "solid state drive"), "network card"],
+     ["", " in my PC", " on my gaming rig"]),
+    (["lower", "check", "track"],
+     ["blood pressure", "cholesterol", ("blood sugar", "blood glucose"), "resting heart rate", "body fat",
+      "triglycerides", "uric acid"],
+     ["", " at home"]),
+    (["transfer", "close", "freeze", "open"],
+     ["savings account", ("checking account", "current account"), "brokerage account", "retirement account",
+      "joint account", "business account", "student account"],
+     ["", " online", " at my bank"]),
+    (["reset", "update", "pair"],
+     ["thermostat", "smoke detector", "doorbell camera", "garage door opener", "smart lock", "water heater",
+      "robot vacuum", "security alarm"],
+     ["", " after a power outage", " from my phone"]),
+    (["change", "track", "cancel"],
+     ["delivery address", "delivery date", "return label", "refund", "exchange", "pickup time"],
+     ["", " for order {n}", " on order {n}"]),
+    (["update", "cancel", "pause"],
+     ["gym membership", "meal kit plan", "streaming plan", ("phone plan", "mobile plan"), "internet plan",
+      "car insurance", "renters insurance", "newspaper subscription"],
+     ["", " online", " before it renews"]),
+    (["recover", "back up", "delete"],
+     [("photos", "pictures"), "contacts", ("text messages", "SMS messages"), "voicemails", "calendar", "notes",
+      "call log", "WhatsApp chats"],
+     ["", " on my phone", " on my new phone"]),
+    (["change", "lock", "customize"],
+     ["home screen layout", "wallpaper", "ringtone", "keyboard language", "default browser", "lock screen widgets",
+      "app icons"],
+     ["", " on my phone", " on my tablet"]),
+    (["reset", "change", "unlock"],
+     ["voicemail PIN", ("Wi-Fi key", "Wi-Fi passphrase"), "router admin login", "SIM PUK code", "BIOS passcode",
+      "disk encryption passphrase", "door code", "safe combination"],
+     ["", " if I forgot it", " at home"]),
+    # Sign-in items beside "password" (which the password family trains on its own): none of
+    # the validation-only account_item values, none of the chaos run's other nouns.
+    (["reset", "change", "verify", "recover"],
+     ["password", ("login name", "user ID"), "PIN", "passkey", "security key", "recovery phone", "login email",
+      "account number", "member ID", ("screen name", "handle")],
+     ["", " on account {n}", " on my work account"]),
+    (["book", "reschedule", "cancel"],
+     ["dentist appointment", "eye exam", "vaccination", "blood test", "physio session", "haircut",
+      "car service"],
+     ["", " online", " for next week"]),
+    (["claim", "appeal", "pay"],
+     ["parking ticket", "speeding fine", "property tax", "water bill", "council tax", "toll charge",
+      "tax refund"],
+     ["", " online", " on reference {n}"]),
+]
+
+
+def _noun_dev(group):
+    first = group[1][0]
+    return zlib.crc32((first if isinstance(first, str) else first[0]).encode()) % 5 == 0
+
+
+def near_noun_pairs(rng, n, split="train"):
+    """Pairs of `split` ("train" or "dev"): the same noun (or a synonym) in two
+    wordings (positive); another noun of the group, the verb and tail kept, in
+    the other wording or the same one (negative)."""
+    groups = [g for g in NEAR_NOUN_GROUPS if _noun_dev(g) == (split == "dev")]
+    out = []
+    while len(out) < n:
+        verbs, nouns, tails = rng.choice(groups)
+        v = rng.choice(verbs)
+        tail = rng.choice(tails).replace("{n}", str(rng.randrange(2, 9999)))
+        entry = rng.choice(nouns)
+        names = (entry,) if isinstance(entry, str) else entry
+        first, second = rng.sample(NEAR_NOUN_FRAMES, 2)
+        x = rng.choice(names)
+
+        def render(frame, noun):
+            text = frame.format(v=v, x=noun, c=tail)
+            return text[0].upper() + text[1:] if frame[0].isupper() else text
+
+        base = render(first, x)
+        if rng.random() < 0.4:
+            other, label, kind = render(second, rng.choice(names)), 1, "paraphrase"
+        else:
+            pick = rng.choice([m for m in nouns if m is not entry])
+            pick = pick if isinstance(pick, str) else rng.choice(pick)
+            other, label, kind = render(second if rng.random() < 0.75 else first, pick), 0, "value"
+        pair = (base, other) if rng.random() < 0.5 else (other, base)
+        out.append({"a": pair[0], "b": pair[1], "label": label,
+                    "kind": f"gen-{kind}" if split == "train" else f"dev-noun-{kind}",
+                    "family": "nouns", "split": split})
+    return out

@@ -20,7 +20,10 @@ embedder), on the training split with the voice pairs mixed in at
 rest every 200 steps. Then, for each --ranks R, writes OUT/rR/adapter.safetensors
 (float16 factors, the biases that changed, float32 LayerNorms and head) and
 prints the development split's voice scores of each, and of the untruncated
-model, so the rank is chosen on dev. Calibrate the chosen one with
+model, so the rank is chosen on dev. --noun-share mixes in
+families.near_noun_pairs (near-neighbour nouns across wordings: "reset my
+voicemail PIN" / "how can I reset my door code") the same way; --blend with
+--resume starts from a weight average of the resumed run and the init adapter. Calibrate the chosen one with
 train.py --calibrate-only --rank R --out OUT/rR.
 
 Usage:
@@ -41,7 +44,7 @@ from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train  # noqa: E402
-from families import voice_pairs  # noqa: E402
+from families import near_noun_pairs, voice_pairs  # noqa: E402
 
 MODEL = "models/all-MiniLM-L6-v2"
 NAMES = ["attention.self.query", "attention.self.key", "attention.self.value",
@@ -111,16 +114,23 @@ def main():
     ap.add_argument("--init", required=True, help="the adapter.safetensors to start from")
     ap.add_argument("--resume", default="", help="an earlier run's OUT/full.pt (every trained weight): "
                     "continues from it (--init still names the chain's adapter)")
+    ap.add_argument("--blend", type=float, default=1.0,
+                    help="with --resume: start from blend x the resumed weights + (1 - blend) x the init "
+                    "adapter merged (with --examples 0, just that weight average)")
     ap.add_argument("--data", default="tools/verifier/out")
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=21)
     ap.add_argument("--examples", type=int, default=128000)
     ap.add_argument("--voice-share", type=float, default=0.5)
+    ap.add_argument("--noun-share", type=float, default=0.0,
+                    help="share of families.near_noun_pairs (near-neighbour nouns across wordings)")
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--qqp-extra", type=float, default=1.0)
-    ap.add_argument("--repeat-family", action="append", default=["relations=3", "qualifiers=3"])
+    ap.add_argument("--repeat-family", action="append", default=["relations=3", "qualifiers=3"],
+                    help="FAMILY=N: that family's rows N times as often; appends to the default "
+                    "relations=3, qualifiers=3, applied in order (qualifiers=2 makes them 6 times)")
     ap.add_argument("--ranks", default="32,48,64")
     ap.add_argument("--cut", type=float, default=0.78, help="dev: the cut-off counted (about the shipped one)")
     args = ap.parse_args()
@@ -140,8 +150,16 @@ def main():
     model.load_adapter(init)
     unfreeze(model)
     if args.resume:
+        start = {k: v.detach().clone() for k, v in model.state_dict().items()}
         model.load_state_dict(torch.load(args.resume))
         print(f"resumed from {args.resume}")
+        if args.blend != 1.0:
+            # A weight average of two points of one training (the init adapter merged and
+            # the resumed run that started from it), as train.py --average does for LoRAs.
+            mixed_state = {k: (args.blend * v + (1.0 - args.blend) * start[k]) if v.is_floating_point() else v
+                           for k, v in model.state_dict().items()}
+            model.load_state_dict(mixed_state)
+            print(f"blended: {args.blend} x {args.resume} + {1.0 - args.blend:g} x the init adapter")
 
     rows = train.load(os.path.join(args.data, "train.jsonl"))
     qqp = [r for r in rows if r["kind"] == "qqp"]
@@ -153,8 +171,11 @@ def main():
         rows += [r for r in rows if r.get("family") == family] * max(int(times or 2) - 1, 0)
     voice = [dict(r, voice=True) for r in voice_pairs(random.Random(20), 8400)]
     n_voice = int(args.examples * args.voice_share)
+    n_noun = int(args.examples * args.noun_share)
+    nouns = near_noun_pairs(random.Random(22), max(n_noun, 1))
     rng.shuffle(rows)
-    mixed = rows[: args.examples - n_voice] + [voice[i % len(voice)] for i in range(n_voice)]
+    mixed = (rows[: args.examples - n_voice - n_noun] + [voice[i % len(voice)] for i in range(n_voice)]
+             + nouns[:n_noun])
     dev = [r for r in train.load(os.path.join(args.data, "dev.jsonl"))]
     params = [p for p in model.parameters() if p.requires_grad]
     print(f"{sum(p.numel() for p in params)} trainable weights; {len(mixed)} examples, {n_voice} of them voice "
@@ -197,8 +218,9 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     torch.save({k: v for k, v in model.state_dict().items()}, os.path.join(args.out, "full.pt"))
     record = {"full_tune": {"init": train.records_of(args.init), "resume": args.resume or None,
+                            "blend": args.blend if args.resume else None,
                             "seed": args.seed, "examples": len(mixed),
-                            "voice_share": args.voice_share, "lr": args.lr, "bf16": bf16,
+                            "voice_share": args.voice_share, "noun_share": args.noun_share, "lr": args.lr, "bf16": bf16,
                             "seconds": round(time.time() - started)}}
     for rank in [int(r) for r in args.ranks.split(",") if r]:
         tensors = low_rank(model, sd, rank)

@@ -20,7 +20,7 @@ import re
 
 from families import (CITIES, COUNTRIES, DIRECTIONS_TRAIN_ONLY, FAMILIES, LANGUAGES, OPPOSITE_GROUPS, PEOPLE, PROG_LANGS,
                       change_pairs, composed_pairs, composed_qualifier_pairs, composed_role_pairs, nominal_role_pairs,
-                      relation_pairs, voice_pairs)
+                      near_noun_pairs, relation_pairs, voice_pairs)
 
 VAL_SHARE = 0.15
 
@@ -530,6 +530,7 @@ def main():
     dev += change_pairs(random.Random(args.seed + 10), 800, "dev")
     dev += change_pairs(random.Random(args.seed + 12), 800, "dev", groups=OPPOSITE_GROUPS)
     dev += voice_pairs(random.Random(args.seed + 14), 1000, "dev")
+    dev += near_noun_pairs(random.Random(args.seed + 15), 600, "dev")
     with open(os.path.join(args.out, "dev.jsonl"), "w") as f:
         for r in dev:
             f.write(json.dumps(r) + "\n")
