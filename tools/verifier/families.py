@@ -1457,9 +1457,10 @@ def voice_pairs(rng, n, split="train"):
 # another wording, with the verb and the tail kept, is another question. The
 # voice stages taught the model to read across wordings, and with that it
 # began to let near-neighbour nouns through when the wording changed too; these
-# pairs put that back. Values are disjoint from the validation-only families
-# (account_item, settings_item); about one group in five is held out as the
-# development set (dev.jsonl, kinds dev-noun-*).
+# pairs put that back. About one group in five is held out as the development
+# set (dev.jsonl, kinds dev-noun-*); the training groups share no value with the
+# validation-only families account_item and settings_item (near_noun_pairs
+# checks): the sign-in group, which has "password", is a development group.
 
 NEAR_NOUN_FRAMES = [
     "How do I {v} my {x}{c}?", "how can I {v} my {x}{c}", "How can I {v} my {x}{c}?",
@@ -1524,8 +1525,8 @@ NEAR_NOUN_GROUPS = [
      ["voicemail PIN", ("Wi-Fi key", "Wi-Fi passphrase"), "router admin login", "SIM PUK code", "BIOS passcode",
       "disk encryption passphrase", "door code", "safe combination"],
      ["", " if I forgot it", " at home"]),
-    # Sign-in items beside "password" (which the password family trains on its own): none of
-    # the validation-only account_item values, none of the chaos run's other nouns.
+    # Sign-in items beside "password" (a development group, see _noun_dev: "password" is also an
+    # account_item value); none of the chaos run's other nouns (username, email address, billing details).
     (["reset", "change", "verify", "recover"],
      ["password", ("login name", "user ID"), "PIN", "passkey", "security key", "recovery phone", "login email",
       "account number", "member ID", ("screen name", "handle")],
@@ -1551,6 +1552,13 @@ def near_noun_pairs(rng, n, split="train"):
     wordings (positive); another noun of the group, the verb and tail kept, in
     the other wording or the same one (negative)."""
     groups = [g for g in NEAR_NOUN_GROUPS if _noun_dev(g) == (split == "dev")]
+    if split == "train":
+        held = {str(v).lower() for f in FAMILIES if f["name"] in ("account_item", "settings_item")
+                for vals in f["slots"].values() for v in vals if isinstance(v, str)}
+        shared = {name for g in groups for entry in g[1] for name in ((entry,) if isinstance(entry, str) else entry)
+                  if name.lower() in held}
+        if shared:
+            raise ValueError(f"near-noun training groups share validation-only values: {sorted(shared)}")
     out = []
     while len(out) < n:
         verbs, nouns, tails = rng.choice(groups)

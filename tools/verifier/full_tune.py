@@ -20,11 +20,13 @@ embedder), on the training split with the voice pairs mixed in at
 rest every 200 steps. Then, for each --ranks R, writes OUT/rR/adapter.safetensors
 (float16 factors, the biases that changed, float32 LayerNorms and head) and
 prints the development split's voice scores of each, and of the untruncated
-model, so the rank is chosen on dev. --noun-share mixes in
-families.near_noun_pairs (near-neighbour nouns across wordings: "reset my
-voicemail PIN" / "how can I reset my door code") the same way; --blend with
---resume starts from a weight average of the resumed run and the init adapter. Calibrate the chosen one with
+model, so the rank is chosen on dev. Calibrate the chosen one with
 train.py --calibrate-only --rank R --out OUT/rR.
+
+--noun-share mixes in families.near_noun_pairs (near-neighbour nouns across
+wordings: "How do I reset my voicemail PIN?" / "how can I reset my door code")
+the same way; --blend with --resume starts from a weight average of the
+resumed run and the init adapter merged.
 
 Usage:
   target/verifier-venv/bin/python tools/verifier/full_tune.py --init assets/verifier/adapter.safetensors \
