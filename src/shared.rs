@@ -255,8 +255,27 @@ impl Link {
         result
     }
 
+    /// Like [`query`](Self::query), for a command that may safely run twice
+    /// (a read). A connection that died while unused — Redis restarted or a
+    /// proxy cut it — only shows it on its next command, which fails while
+    /// the manager reconnects; that command is sent once more on the new
+    /// connection, so the first read after a restart is answered, not lost.
+    pub async fn read<T: redis::FromRedisValue>(
+        &self,
+        op: &'static str,
+        cmd: &redis::Cmd,
+    ) -> Result<T, SharedError> {
+        match self.query(op, cmd).await {
+            Err(SharedError::Redis(e)) if e.is_unrecoverable_error() => {
+                tracing::debug!(op, "redis connection replaced; sending the read again");
+                self.query(op, cmd).await
+            }
+            result => result,
+        }
+    }
+
     pub async fn get(&self, op: &'static str, key: &str) -> Result<Option<Vec<u8>>, SharedError> {
-        self.query(op, redis::cmd("GET").arg(key)).await
+        self.read(op, redis::cmd("GET").arg(key)).await
     }
 
     /// `SET key value PX ttl`.
@@ -277,7 +296,7 @@ impl Link {
 
     /// `PING`, for readiness.
     pub async fn ping(&self) -> bool {
-        self.query::<String>("ping", &redis::cmd("PING"))
+        self.read::<String>("ping", &redis::cmd("PING"))
             .await
             .is_ok()
     }

@@ -181,7 +181,7 @@ impl Cluster {
     /// when the log was trimmed past them.
     async fn load_purge_marks(&self, shared: &Shared) {
         let cmd = redis::cmd("HGETALL").arg(shared.key("purges")).clone();
-        let Ok(marks) = shared.query::<Vec<(String, u64)>>("purge", &cmd).await else {
+        let Ok(marks) = shared.read::<Vec<(String, u64)>>("purge", &cmd).await else {
             return;
         };
         for (label, at_ms) in marks {

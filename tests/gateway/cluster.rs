@@ -4,9 +4,12 @@
 //! Waits poll a condition against a deadline, never a fixed sleep.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use g_aigateway::config::{Config, Secret};
+use g_aigateway::config::{Config, RedisConfig, Secret};
+use g_aigateway::metrics::Metrics;
+use g_aigateway::shared::Shared;
 use mock_upstream::MockUpstream;
 use serde_json::{Value, json};
 
@@ -211,6 +214,31 @@ async fn sync_resumes_after_a_redis_restart_with_nothing_lost_that_redis_kept() 
     assert_eq!(label(&b, "how can I reset my password").await, "hit-l2");
     assert_eq!(label(&b, "How do I delete my account").await, "hit-l2");
     assert_eq!(mock.requests(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_read_after_a_redis_restart_is_answered() {
+    // The shared connection only learns that Redis restarted when it next
+    // sends a command; a read must not be lost to that (a node whose
+    // connection sat idle through the restart would answer its first L2 hit
+    // with a miss).
+    let data = tempfile::tempdir().unwrap();
+    let mut redis = RedisServer::start_persistent(data.path());
+    let metrics = Arc::new(Metrics::new());
+    let shared = Shared::connect_lazily(&redis.url(), &RedisConfig::default(), metrics).unwrap();
+    let ttl = Duration::from_secs(60);
+    shared.set_px("test", "gw:k", b"kept", ttl).await.unwrap();
+    assert_eq!(
+        shared.get("test", "gw:k").await.unwrap(),
+        Some(b"kept".to_vec())
+    );
+
+    redis.restart_persistent(data.path());
+    assert_eq!(
+        shared.get("test", "gw:k").await.unwrap(),
+        Some(b"kept".to_vec())
+    );
+    assert!(shared.ping().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
