@@ -1040,6 +1040,67 @@ NOUN_GROUPS = [
 ]
 
 
+# More qualifier groups, training only and never development (full_tune.py
+# --qualifier-share draws fresh pairs of these and the training QUALIFIER_GROUPS):
+# opposite words the model has not seen as qualifiers, so that a swapped word it
+# has never met is read as another question rather than as noise. None of
+# their word pairs is a development group's (sort orders, raw/cooked, routes,
+# bigger/smaller, …) or a validation-only family's (pros/cons, rewrite styles,
+# up/down rates, on/off settings, account verbs, goals, units).
+EXTRA_QUALIFIER_GROUPS = [
+    (["What's a good {q} {x} recipe?", "Can you give me a recipe for a {q} {x}?", "How do I make a {q} {x}?",
+      "I want to cook a {q} {x}. Any recipe?"],
+     [("spicy", "mild"), ("sweet", "savory"), ("chilled", "warm"), ("creamy", "brothy")],
+     ["soup", "curry", "salsa", "chili", "stir-fry", "noodle dish", "dipping sauce"]),
+    (["When is the {q} train to {x}?", "What time does the {q} train to {x} leave?", "{q} train to {x}: what time?",
+      "Can you tell me when the {q} train to {x} departs?"],
+     [("first", "last"), ("earliest", "latest")], CITIES),
+    (["Which {x} are best for {q} weather?", "What {x} should I buy for {q} weather?", "Recommend {x} for {q} weather.",
+      "Good {x} for {q} weather?"],
+     [("rainy", "snowy"), ("hot", "freezing"), ("windy", "still")],
+     ["running shoes", "tires", "tents", "jackets", "gloves", "sleeping bags", "hiking boots"]),
+    (["Should I buy a {q} {x}?", "Is it worth getting a {q} {x}?", "Is a {q} {x} a good buy?",
+      "Would you recommend buying a {q} {x}?"],
+     [("new", "used"), ("refurbished", "brand-new")],
+     ["car", "iPhone", "laptop", "camera", "piano", "road bike", "washing machine", "lawn mower"]),
+    (["Should I get a {q} {x}?", "Is a {q} {x} the better choice?", "Is a {q} {x} right for me?",
+      "Does a {q} {x} make sense right now?"],
+     [("fixed-rate", "variable-rate"), ("short-term", "long-term"), ("secured", "unsecured")],
+     ["mortgage", "personal loan", "car loan", "business loan", "student loan"]),
+    (["When do you use the {q} tense in {x}?", "How does the {q} tense work in {x}?", "Explain the {q} tense in {x}.",
+      "How do I form the {q} tense in {x}?"],
+     [("past", "future"), ("present", "past"), ("future", "present")],
+     ["Spanish", "French", "German", "Italian", "Portuguese", "Russian", "Dutch"]),
+    (["What are the best {x} for {q} people?", "Which {x} should a {q} person buy?", "Good {x} for someone {q}?",
+      "Recommend {x} for {q} users."],
+     [("left-handed", "right-handed")],
+     ["scissors", "guitars", "computer mice", "golf clubs", "fountain pens", "baseball gloves", "can openers"]),
+    (["How do I improve my {q} in {x}?", "Tips for a better {q} in {x}?", "How can I get a stronger {q} in {x}?",
+      "My {q} in {x} is weak. How do I fix it?"],
+     [("forehand", "backhand"), ("serve", "return"), ("offense", "defense")],
+     ["tennis", "badminton", "table tennis", "squash", "pickleball"]),
+    (["What can I plant in {x} in the {q}?", "Which plants go in {x} in the {q}?", "What grows well in {x} in the {q}?",
+      "Best things to plant in {x} in the {q}?"],
+     [("spring", "autumn"), ("summer", "winter"), ("early spring", "late summer")],
+     ["my vegetable garden", "a shady yard", "raised beds", "pots on a balcony", "a greenhouse", "window boxes"]),
+    (["How much is a {q} ticket to {x}?", "What does a {q} ticket to {x} cost?", "Price of a {q} ticket to {x}?",
+      "How expensive is a {q} ticket to {x}?"],
+     [("one-way", "round-trip"), ("economy", "business class"), ("adult", "child")], CITIES),
+    (["How do I write a {q} function in {x}?", "Show me a {q} function in {x}.", "Example of a {q} function in {x}?",
+      "How can I make a function {q} in {x}?"],
+     [("synchronous", "asynchronous"), ("recursive", "iterative"), ("public", "private")],
+     ["Python", "JavaScript", "Rust", "Go", "Java", "C#", "Kotlin"]),
+    (["How do I make a {q} copy of {x}?", "How can I create a {q} copy of {x}?", "{q} copy of {x}: how?",
+      "Is there a simple way to get a {q} copy of {x}?"],
+     [("shallow", "deep")],
+     ["a list in Python", "an object in JavaScript", "a dictionary", "an array in Java", "a struct in Go",
+      "a HashMap in Rust"]),
+    (["Do I need a {q} {x}?", "Is a {q} {x} required?", "Should I get a {q} {x}?", "Do you recommend a {q} {x}?"],
+     [("waterproof", "water-resistant"), ("wired", "wireless"), ("manual", "automatic")],
+     ["watch", "camera", "keyboard", "doorbell", "coffee grinder", "car", "toothbrush"]),
+]
+
+
 def _dev_group(group):
     """About one group in five is held out of training as a development set
     (gen_pairs writes it to dev.jsonl): candidates are compared there, on
@@ -1047,12 +1108,16 @@ def _dev_group(group):
     return zlib.crc32(group[0][0].encode()) % 5 == 0
 
 
-def composed_qualifier_pairs(rng, n, split="train"):
+def composed_qualifier_pairs(rng, n, split="train", extra=()):
     """Pairs of the composed qualifier and noun groups of `split` ("train" or
     "dev"): the same qualifier and object in two wordings (positive), the
     opposite qualifier in either wording (negative), another object of the
-    group in another wording (negative)."""
+    group in another wording (negative). `extra` groups (training only) join
+    the qualifier groups."""
     qualifier_groups = [g for g in QUALIFIER_GROUPS if _dev_group(g) == (split == "dev")]
+    if extra:
+        assert split == "train", "extra qualifier groups are training only"
+        qualifier_groups += list(extra)
     noun_groups = [g for g in NOUN_GROUPS if _dev_group(g) == (split == "dev")]
     out = []
     while len(out) < n:
@@ -1531,6 +1596,11 @@ NEAR_NOUN_GROUPS = [
      ["password", ("login name", "user ID"), "PIN", "passkey", "security key", "recovery phone", "login email",
       "account number", "member ID", ("screen name", "handle")],
      ["", " on account {n}", " on my work account"]),
+    # Sign-in items of game consoles and stores: training's nearest kin of the sign-in group.
+    (["reset", "change", "verify", "recover"],
+     [("gamertag", "gamer tag"), "console passcode", "parental control PIN", "Steam Guard code", "friend code",
+      "linked email", "store region", "online ID"],
+     ["", " on my Xbox", " on account {n}"]),
     (["book", "reschedule", "cancel"],
      ["dentist appointment", "eye exam", "vaccination", "blood test", "physio session", "haircut",
       "car service"],

@@ -25,8 +25,13 @@ train.py --calibrate-only --rank R --out OUT/rR.
 
 --noun-share mixes in families.near_noun_pairs (near-neighbour nouns across
 wordings: "How do I reset my voicemail PIN?" / "how can I reset my door code")
-the same way; --blend with --resume starts from a weight average of the
-resumed run and the init adapter merged.
+the same way; --qualifier-share mixes in fresh composed qualifier pairs
+(families.composed_qualifier_pairs over the training qualifier groups and
+families.EXTRA_QUALIFIER_GROUPS: "What's a good spicy curry recipe?" / "How do
+I make a mild curry?"), drawn anew rather than repeating the training split's
+rows; a generated pair with a text of the validation split is dropped. --blend
+with --resume starts from a weight average of the resumed run and the init
+adapter merged.
 
 Usage:
   target/verifier-venv/bin/python tools/verifier/full_tune.py --init assets/verifier/adapter.safetensors \
@@ -46,7 +51,7 @@ from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train  # noqa: E402
-from families import near_noun_pairs, voice_pairs  # noqa: E402
+from families import EXTRA_QUALIFIER_GROUPS, composed_qualifier_pairs, near_noun_pairs, voice_pairs  # noqa: E402
 
 MODEL = "models/all-MiniLM-L6-v2"
 NAMES = ["attention.self.query", "attention.self.key", "attention.self.value",
@@ -126,6 +131,8 @@ def main():
     ap.add_argument("--voice-share", type=float, default=0.5)
     ap.add_argument("--noun-share", type=float, default=0.0,
                     help="share of families.near_noun_pairs (near-neighbour nouns across wordings)")
+    ap.add_argument("--qualifier-share", type=float, default=0.0,
+                    help="share of fresh composed qualifier pairs (training and extra qualifier groups)")
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
@@ -175,9 +182,17 @@ def main():
     n_voice = int(args.examples * args.voice_share)
     n_noun = int(args.examples * args.noun_share)
     nouns = near_noun_pairs(random.Random(22), max(n_noun, 1))
+    n_qual = int(args.examples * args.qualifier_share)
+    quals = composed_qualifier_pairs(random.Random(23), max(n_qual, 1), extra=EXTRA_QUALIFIER_GROUPS)
+    held = {t.strip().lower() for r in train.load(os.path.join(args.data, "val.jsonl")) for t in (r["a"], r["b"])}
+
+    def unseen(pairs):
+        return [r for r in pairs if r["a"].strip().lower() not in held and r["b"].strip().lower() not in held]
+
+    voice, nouns, quals = unseen(voice), unseen(nouns), unseen(quals)
     rng.shuffle(rows)
-    mixed = (rows[: args.examples - n_voice - n_noun] + [voice[i % len(voice)] for i in range(n_voice)]
-             + nouns[:n_noun])
+    mixed = (rows[: args.examples - n_voice - n_noun - n_qual] + [voice[i % len(voice)] for i in range(n_voice)]
+             + nouns[:n_noun] + quals[:n_qual])
     dev = [r for r in train.load(os.path.join(args.data, "dev.jsonl"))]
     params = [p for p in model.parameters() if p.requires_grad]
     print(f"{sum(p.numel() for p in params)} trainable weights; {len(mixed)} examples, {n_voice} of them voice "
@@ -222,7 +237,8 @@ def main():
     record = {"full_tune": {"init": train.records_of(args.init), "resume": args.resume or None,
                             "blend": args.blend if args.resume else None,
                             "seed": args.seed, "examples": len(mixed),
-                            "voice_share": args.voice_share, "noun_share": args.noun_share, "lr": args.lr, "bf16": bf16,
+                            "voice_share": args.voice_share, "noun_share": args.noun_share,
+                            "qualifier_share": args.qualifier_share, "lr": args.lr, "bf16": bf16,
                             "seconds": round(time.time() - started)}}
     for rank in [int(r) for r in args.ranks.split(",") if r]:
         tensors = low_rank(model, sd, rank)
