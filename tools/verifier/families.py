@@ -1596,11 +1596,6 @@ NEAR_NOUN_GROUPS = [
      ["password", ("login name", "user ID"), "PIN", "passkey", "security key", "recovery phone", "login email",
       "account number", "member ID", ("screen name", "handle")],
      ["", " on account {n}", " on my work account"]),
-    # Sign-in items of game consoles and stores: training's nearest kin of the sign-in group.
-    (["reset", "change", "verify", "recover"],
-     [("gamertag", "gamer tag"), "console passcode", "parental control PIN", "Steam Guard code", "friend code",
-      "linked email", "store region", "online ID"],
-     ["", " on my Xbox", " on account {n}"]),
     (["book", "reschedule", "cancel"],
      ["dentist appointment", "eye exam", "vaccination", "blood test", "physio session", "haircut",
       "car service"],
@@ -1612,16 +1607,31 @@ NEAR_NOUN_GROUPS = [
 ]
 
 
+# Training only, with full_tune.py --extra-nouns (stop 31; the shipped runs did
+# not use it): sign-in items of game consoles and stores, training's nearest kin
+# of the sign-in development group.
+EXTRA_NEAR_NOUN_GROUPS = [
+    (["reset", "change", "verify", "recover"],
+     [("gamertag", "gamer tag"), "console passcode", "parental control PIN", "Steam Guard code", "friend code",
+      "linked email", "store region", "online ID"],
+     ["", " on my Xbox", " on account {n}"]),
+]
+
+
 def _noun_dev(group):
     first = group[1][0]
     return zlib.crc32((first if isinstance(first, str) else first[0]).encode()) % 5 == 0
 
 
-def near_noun_pairs(rng, n, split="train"):
+def near_noun_pairs(rng, n, split="train", extra=()):
     """Pairs of `split` ("train" or "dev"): the same noun (or a synonym) in two
     wordings (positive); another noun of the group, the verb and tail kept, in
-    the other wording or the same one (negative)."""
+    the other wording or the same one (negative). `extra` groups (training
+    only) join the training groups."""
     groups = [g for g in NEAR_NOUN_GROUPS if _noun_dev(g) == (split == "dev")]
+    if extra:
+        assert split == "train", "extra noun groups are training only"
+        groups += list(extra)
     if split == "train":
         held = {str(v).lower() for f in FAMILIES if f["name"] in ("account_item", "settings_item")
                 for vals in f["slots"].values() for v in vals if isinstance(v, str)}

@@ -29,7 +29,9 @@ the same way; --qualifier-share mixes in fresh composed qualifier pairs
 (families.composed_qualifier_pairs over the training qualifier groups and
 families.EXTRA_QUALIFIER_GROUPS: "What's a good spicy curry recipe?" / "How do
 I make a mild curry?"), drawn anew rather than repeating the training split's
-rows; a generated pair with a text of the validation split is dropped. --blend
+rows; --extra-nouns adds the console sign-in noun group. A generated pair
+with a text of the validation split is dropped (from stop 31: before it, about
+9 in 7,200 noun pairs carried one of two validation texts). --blend
 with --resume starts from a weight average of the resumed run and the init
 adapter merged.
 
@@ -51,7 +53,8 @@ from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train  # noqa: E402
-from families import EXTRA_QUALIFIER_GROUPS, composed_qualifier_pairs, near_noun_pairs, voice_pairs  # noqa: E402
+from families import (EXTRA_NEAR_NOUN_GROUPS, EXTRA_QUALIFIER_GROUPS, composed_qualifier_pairs,  # noqa: E402
+                      near_noun_pairs, voice_pairs)
 
 MODEL = "models/all-MiniLM-L6-v2"
 NAMES = ["attention.self.query", "attention.self.key", "attention.self.value",
@@ -131,6 +134,8 @@ def main():
     ap.add_argument("--voice-share", type=float, default=0.5)
     ap.add_argument("--noun-share", type=float, default=0.0,
                     help="share of families.near_noun_pairs (near-neighbour nouns across wordings)")
+    ap.add_argument("--extra-nouns", action="store_true",
+                    help="the noun pairs also draw on families.EXTRA_NEAR_NOUN_GROUPS (console sign-in items)")
     ap.add_argument("--qualifier-share", type=float, default=0.0,
                     help="share of fresh composed qualifier pairs (training and extra qualifier groups)")
     ap.add_argument("--lr", type=float, default=5e-5)
@@ -181,7 +186,8 @@ def main():
     voice = [dict(r, voice=True) for r in voice_pairs(random.Random(20), 8400)]
     n_voice = int(args.examples * args.voice_share)
     n_noun = int(args.examples * args.noun_share)
-    nouns = near_noun_pairs(random.Random(22), max(n_noun, 1))
+    nouns = near_noun_pairs(random.Random(22), max(n_noun, 1),
+                            extra=EXTRA_NEAR_NOUN_GROUPS if args.extra_nouns else ())
     n_qual = int(args.examples * args.qualifier_share)
     quals = composed_qualifier_pairs(random.Random(23), max(n_qual, 1), extra=EXTRA_QUALIFIER_GROUPS)
     held = {t.strip().lower() for r in train.load(os.path.join(args.data, "val.jsonl")) for t in (r["a"], r["b"])}
@@ -238,7 +244,8 @@ def main():
                             "blend": args.blend if args.resume else None,
                             "seed": args.seed, "examples": len(mixed),
                             "voice_share": args.voice_share, "noun_share": args.noun_share,
-                            "qualifier_share": args.qualifier_share, "lr": args.lr, "bf16": bf16,
+                            "qualifier_share": args.qualifier_share, "extra_nouns": args.extra_nouns,
+                            "lr": args.lr, "bf16": bf16,
                             "seconds": round(time.time() - started)}}
     for rank in [int(r) for r in args.ranks.split(",") if r]:
         tensors = low_rank(model, sd, rank)
