@@ -145,7 +145,10 @@ def main():
                     help="share of lexicon.swap_pairs: training texts with one word swapped for a WordNet "
                     "antonym (negative) or synonym (positive)")
     ap.add_argument("--lexicon-positive", type=float, default=0.35,
-                    help="the share of the lexicon pairs that are synonym swaps (positives)")
+                    help="the share of the lexicon pairs that are positives (synonym or typo swaps)")
+    ap.add_argument("--lexicon-typos", type=float, default=0.5,
+                    help="the share of the lexicon's positives that are a word misspelled, not a synonym "
+                    "(stop 32's full 10 and 11 ran before typos: 0)")
     ap.add_argument("--wordnet", default="target/wordnet/dict", help="WordNet 3.0 dict/ (fetch_wordnet.sh)")
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--batch", type=int, default=32)
@@ -222,7 +225,7 @@ def main():
         antonyms, synonyms = kept(antonyms), kept(synonyms)
         texts = sorted({t for r in rows for t in (r["a"], r["b"])})
         lex = lexicon.swap_pairs(random.Random(24), texts, antonyms, synonyms, 2 * n_lex,
-                                 positive_share=args.lexicon_positive)
+                                 positive_share=args.lexicon_positive, typo_share=args.lexicon_typos)
         print(f"lexicon: {len(antonyms) // 2} antonym and {len(synonyms) // 2} synonym word pairs "
               f"(the changed words of dev and validation pairs left out)", flush=True)
     voice, nouns, quals, lex = unseen(voice), unseen(nouns), unseen(quals), unseen(lex)
@@ -276,6 +279,7 @@ def main():
                             "voice_share": args.voice_share, "noun_share": args.noun_share,
                             "qualifier_share": args.qualifier_share, "extra_nouns": args.extra_nouns,
                             "lexicon_share": args.lexicon_share, "lexicon_positive": args.lexicon_positive,
+                            "lexicon_typos": args.lexicon_typos,
                             "lr": args.lr, "bf16": bf16,
                             "seconds": round(time.time() - started)}}
     for rank in [int(r) for r in args.ranks.split(",") if r]:

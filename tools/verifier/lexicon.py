@@ -178,7 +178,7 @@ def swap_pairs(rng, texts, antonyms, synonyms, n, positive_share=0.35, typo_shar
             break
         spans = [(m.start(), m.end(), m.group(0)) for m in WORD.finditer(text)]
         want_pos = pos < n_pos and (neg >= n - n_pos or rng.random() < positive_share)
-        misspell = want_pos and rng.random() < typo_share
+        misspell = want_pos and typo_share > 0 and rng.random() < typo_share
         table = by_word_pos if want_pos else by_word_neg
         if misspell:
             hits = [s for s in spans if len(s[2]) >= 5 and s[2].lower() not in STOP]
