@@ -31,7 +31,8 @@ families.EXTRA_QUALIFIER_GROUPS: "What's a good spicy curry recipe?" / "How do
 I make a mild curry?"), drawn anew rather than repeating the training split's
 rows; --lexicon-share mixes in WordNet antonym and synonym swaps of training
 texts (lexicon.py: "What is the best way to learn French?" / "... the worst
-way ..."); --extra-nouns adds the console sign-in noun group. A generated pair
+way ..."), --lexicon-cross a share of them as a training paraphrase pair beside
+itself with an antonym swapped into one side; --extra-nouns adds the console sign-in noun group. A generated pair
 with a text of the validation split is dropped (from stop 31: before it, about
 9 in 7,200 noun pairs carried one of two validation texts). --blend
 with --resume starts from a weight average of the resumed run and the init
@@ -149,6 +150,9 @@ def main():
     ap.add_argument("--lexicon-typos", type=float, default=0.5,
                     help="the share of the lexicon's positives that are a word misspelled, not a synonym "
                     "(stop 32's full 10 and 11 ran before typos: 0)")
+    ap.add_argument("--lexicon-cross", type=float, default=0.0,
+                    help="the share of the lexicon rows made by lexicon.cross_pairs: a training positive pair "
+                    "beside itself with an antonym swapped into one side")
     ap.add_argument("--wordnet", default="target/wordnet/dict", help="WordNet 3.0 dict/ (fetch_wordnet.sh)")
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--batch", type=int, default=32)
@@ -224,8 +228,17 @@ def main():
 
         antonyms, synonyms = kept(antonyms), kept(synonyms)
         texts = sorted({t for r in rows for t in (r["a"], r["b"])})
-        lex = lexicon.swap_pairs(random.Random(24), texts, antonyms, synonyms, 2 * n_lex,
+        n_cross = int(n_lex * args.lexicon_cross)
+        lex = lexicon.swap_pairs(random.Random(24), texts, antonyms, synonyms, 2 * (n_lex - n_cross),
                                  positive_share=args.lexicon_positive, typo_share=args.lexicon_typos)
+        if n_cross:
+            positives = [r for r in rows if r["label"] == 1 and r["kind"] in ("gen-paraphrase", "qqp", "mrpc")]
+            # Adjective, adverb and verb antonyms only: a noun's opposite is too
+            # often another sense ("question" / "answer" in "Question: …").
+            modifiers = kept(lexicon.word_pairs(args.wordnet, kinds=("a", "s", "r", "v"))[0])
+            cross = lexicon.cross_pairs(random.Random(25), positives, modifiers, 2 * n_cross)
+            lex = lex[: n_lex - n_cross] + cross
+            random.Random(26).shuffle(lex)
         print(f"lexicon: {len(antonyms) // 2} antonym and {len(synonyms) // 2} synonym word pairs "
               f"(the changed words of dev and validation pairs left out)", flush=True)
     voice, nouns, quals, lex = unseen(voice), unseen(nouns), unseen(quals), unseen(lex)
@@ -280,6 +293,7 @@ def main():
                             "qualifier_share": args.qualifier_share, "extra_nouns": args.extra_nouns,
                             "lexicon_share": args.lexicon_share, "lexicon_positive": args.lexicon_positive,
                             "lexicon_typos": args.lexicon_typos,
+                            "lexicon_cross": args.lexicon_cross,
                             "lr": args.lr, "bf16": bf16,
                             "seconds": round(time.time() - started)}}
     for rank in [int(r) for r in args.ranks.split(",") if r]:

@@ -83,11 +83,13 @@ def _plain(word, freq, min_count):
     return word.isalpha() and word not in STOP and len(word) > 2 and freq[word] >= min_count
 
 
-def word_pairs(dict_dir, min_count=2):
+def word_pairs(dict_dir, min_count=2, kinds=("a", "s", "r", "v", "n")):
     """(antonyms, synonyms): sets of (word, word), both directions, single
     common words (tagged at least min_count times in SemCor). Antonyms: WordNet's
     direct ones, and a satellite adjective's against its head's. Synonyms:
-    adjectives and adverbs whose most frequent sense is the same synset."""
+    adjectives and adverbs whose most frequent sense is the same synset.
+    `kinds`: the synset types whose antonyms count (a, s adjectives, r
+    adverbs, v verbs, n nouns)."""
     freq, rank = _counts(dict_dir)
     synsets = _synsets(dict_dir)
     antonyms, synonyms = set(), set()
@@ -97,13 +99,13 @@ def word_pairs(dict_dir, min_count=2):
             heads[offset] = next((t for sym, t, _, _ in ptrs if sym == "&"), None)
     for offset, (ss_type, words, ptrs) in synsets.items():
         for sym, target, source, dest in ptrs:
-            if sym != "!" or target not in synsets or source == 0 or dest == 0:
+            if sym != "!" or target not in synsets or source == 0 or dest == 0 or ss_type not in kinds:
                 continue
             a, b = words[source - 1], synsets[target][1][dest - 1]
             if _plain(a, freq, min_count) and _plain(b, freq, min_count) and a != b:
                 antonyms |= {(a, b), (b, a)}
         plain = [w for w in words if _plain(w, freq, min_count)]
-        if ss_type == "s" and heads.get(offset) in synsets:
+        if ss_type == "s" and ss_type in kinds and heads.get(offset) in synsets:
             # Indirect antonyms: a satellite's most frequent sense against the
             # antonyms of its head ("speedy" / "slow").
             _, head_words, head_ptrs = synsets[heads[offset]]
@@ -198,6 +200,37 @@ def swap_pairs(rng, texts, antonyms, synonyms, n, positive_share=0.35, typo_shar
                     "split": "train"})
         pos += want_pos
         neg += not want_pos
+    return out
+
+
+def cross_pairs(rng, positives, antonyms, n):
+    """n rows from the training split's positive pairs (two wordings of one
+    question): the pair itself (label 1) beside the same pair with one word of
+    one side swapped for an antonym (label 0) — "What's a good pancake recipe?"
+    / "How do I make fluffy pancakes?" against "… make flat pancakes?" — so
+    the opposite word is learnt across wordings, with the wording change kept
+    a positive in the same mix."""
+    by_word = defaultdict(list)
+    for a, b in antonyms:
+        by_word[a].append(b)
+    order = list(positives)
+    rng.shuffle(order)
+    out = []
+    for r in order:
+        if len(out) + 2 > n:
+            break
+        a, b = (r["a"], r["b"]) if rng.random() < 0.5 else (r["b"], r["a"])
+        spans = [(m.start(), m.end(), m.group(0)) for m in WORD.finditer(b) if m.group(0).lower() in by_word]
+        if not spans:
+            continue
+        start, end, word = rng.choice(spans)
+        new = rng.choice(sorted(by_word[word.lower()]))
+        if word[0].isupper():
+            new = new[0].upper() + new[1:]
+        swapped = b[:start] + new + b[end:]
+        base = {"family": "lexicon", "split": "train"}
+        out.append(dict(base, a=a, b=b, label=1, kind="lexicon-paraphrase"))
+        out.append(dict(base, a=a, b=swapped, label=0, kind="lexicon-cross-antonym"))
     return out
 
 
