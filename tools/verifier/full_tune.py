@@ -127,7 +127,8 @@ def main():
     ap = argparse.ArgumentParser(usage=__doc__)
     ap.add_argument("--init", required=True, help="the adapter.safetensors to start from")
     ap.add_argument("--resume", default="", help="an earlier run's OUT/full.pt (every trained weight): "
-                    "continues from it (--init still names the chain's adapter)")
+                    "continues from it (--init still names the chain's adapter); several, comma-separated: "
+                    "from their uniform weight average (runs from one init: a model soup)")
     ap.add_argument("--blend", type=float, default=1.0,
                     help="with --resume: start from blend x the resumed weights + (1 - blend) x the init "
                     "adapter merged (with --examples 0, just that weight average)")
@@ -153,6 +154,12 @@ def main():
     ap.add_argument("--lexicon-cross", type=float, default=0.0,
                     help="the share of the lexicon rows made by lexicon.cross_pairs: a training positive pair "
                     "beside itself with an antonym swapped into one side")
+    ap.add_argument("--lexicon-clean", action="store_true",
+                    help="lexicon.word_pairs(clean=True): antonyms only in the part of speech each word mostly "
+                         "has, indirect ones only between common words; no swap inside a name")
+    ap.add_argument("--lexicon-indirect-min", type=int, default=1,
+                    help="lexicon.word_pairs(indirect_min=K): indirect antonyms only between words tagged at "
+                         "least 2K times in SemCor")
     ap.add_argument("--wordnet", default="target/wordnet/dict", help="WordNet 3.0 dict/ (fetch_wordnet.sh)")
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--batch", type=int, default=32)
@@ -181,8 +188,10 @@ def main():
     unfreeze(model)
     if args.resume:
         start = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        model.load_state_dict(torch.load(args.resume))
-        print(f"resumed from {args.resume}")
+        states = [torch.load(p) for p in args.resume.split(",")]
+        model.load_state_dict({k: sum(st[k] for st in states) / len(states) if v.is_floating_point() else v
+                               for k, v in states[0].items()})
+        print(f"resumed from {args.resume}" + (" (their average)" if len(states) > 1 else ""))
         if args.blend != 1.0:
             # A weight average of two points of one training (the init adapter merged and
             # the resumed run that started from it), as train.py --average does for LoRAs.
@@ -214,7 +223,8 @@ def main():
     n_lex = int(args.examples * args.lexicon_share)
     lex = []
     if n_lex:
-        antonyms, synonyms = lexicon.word_pairs(args.wordnet)
+        antonyms, synonyms = lexicon.word_pairs(args.wordnet, clean=args.lexicon_clean,
+                                                indirect_min=args.lexicon_indirect_min)
         # Word pairs that a validation pair changes are not taught, nor any
         # pair with a word that a development pair changes ("bigger" / "small"
         # against the dev group's "bigger" / "smaller"), so neither split is
@@ -230,13 +240,15 @@ def main():
         texts = sorted({t for r in rows for t in (r["a"], r["b"])})
         n_cross = int(n_lex * args.lexicon_cross)
         lex = lexicon.swap_pairs(random.Random(24), texts, antonyms, synonyms, 2 * (n_lex - n_cross),
-                                 positive_share=args.lexicon_positive, typo_share=args.lexicon_typos)
+                                 positive_share=args.lexicon_positive, typo_share=args.lexicon_typos,
+                                 clean=args.lexicon_clean)
         if n_cross:
             positives = [r for r in rows if r["label"] == 1 and r["kind"] in ("gen-paraphrase", "qqp", "mrpc")]
             # Adjective, adverb and verb antonyms only: a noun's opposite is too
             # often another sense ("question" / "answer" in "Question: …").
-            modifiers = kept(lexicon.word_pairs(args.wordnet, kinds=("a", "s", "r", "v"))[0])
-            cross = lexicon.cross_pairs(random.Random(25), positives, modifiers, 2 * n_cross)
+            modifiers = kept(lexicon.word_pairs(args.wordnet, kinds=("a", "s", "r", "v"), clean=args.lexicon_clean,
+                                                indirect_min=args.lexicon_indirect_min)[0])
+            cross = lexicon.cross_pairs(random.Random(25), positives, modifiers, 2 * n_cross, clean=args.lexicon_clean)
             lex = lex[: n_lex - n_cross] + cross
             random.Random(26).shuffle(lex)
         print(f"lexicon: {len(antonyms) // 2} antonym and {len(synonyms) // 2} synonym word pairs "
@@ -293,7 +305,8 @@ def main():
                             "qualifier_share": args.qualifier_share, "extra_nouns": args.extra_nouns,
                             "lexicon_share": args.lexicon_share, "lexicon_positive": args.lexicon_positive,
                             "lexicon_typos": args.lexicon_typos,
-                            "lexicon_cross": args.lexicon_cross,
+                            "lexicon_cross": args.lexicon_cross, "lexicon_clean": args.lexicon_clean,
+                            "lexicon_indirect_min": args.lexicon_indirect_min,
                             "lr": args.lr, "bf16": bf16,
                             "seconds": round(time.time() - started)}}
     for rank in [int(r) for r in args.ranks.split(",") if r]:

@@ -44,17 +44,31 @@ def _files(dict_dir, pos):
     return [os.path.join(dict_dir, n) for n in ((names,) if isinstance(names, str) else names)]
 
 
+# index.sense's lexical category digit -> part of speech (satellites are adjectives).
+SENSE_POS = {"1": "n", "2": "v", "3": "a", "4": "r", "5": "a"}
+
+
 def _counts(dict_dir):
-    """lemma -> how often its senses were tagged in the SemCor corpus, and
-    (lemma, synset offset) -> that sense's rank (1 = the most frequent)."""
-    freq, rank = defaultdict(int), {}
+    """lemma -> how often its senses were tagged in the SemCor corpus,
+    (lemma, synset offset) -> that sense's rank (1 = the most frequent), and
+    lemma -> part of speech -> tagged count."""
+    freq, rank, by_pos = defaultdict(int), {}, defaultdict(lambda: defaultdict(int))
     with open(os.path.join(dict_dir, "index.sense")) as f:
         for line in f:
             key, offset, number, count = line.split()
-            lemma = key.split("%")[0]
+            lemma, rest = key.split("%")
             freq[lemma] += int(count)
+            by_pos[lemma][SENSE_POS[rest[0]]] += int(count)
             rank[(lemma, offset)] = int(number)
-    return freq, rank
+    return freq, rank, by_pos
+
+
+def _mostly(by_pos, word, pos):
+    """The word is tagged as `pos` in at least half its SemCor occurrences
+    ("fast" as an adjective yes; "prize", "peace" — nouns — not as adjectives)."""
+    counts = by_pos[word]
+    total = sum(counts.values())
+    return total > 0 and 2 * counts.get(pos, 0) >= total
 
 
 def _synsets(dict_dir):
@@ -83,14 +97,22 @@ def _plain(word, freq, min_count):
     return word.isalpha() and word not in STOP and len(word) > 2 and freq[word] >= min_count
 
 
-def word_pairs(dict_dir, min_count=2, kinds=("a", "s", "r", "v", "n")):
+def word_pairs(dict_dir, min_count=2, kinds=("a", "s", "r", "v", "n"), clean=False, indirect_min=1):
     """(antonyms, synonyms): sets of (word, word), both directions, single
     common words (tagged at least min_count times in SemCor). Antonyms: WordNet's
     direct ones, and a satellite adjective's against its head's. Synonyms:
     adjectives and adverbs whose most frequent sense is the same synset.
     `kinds`: the synset types whose antonyms count (a, s adjectives, r
-    adverbs, v verbs, n nouns)."""
-    freq, rank = _counts(dict_dir)
+    adverbs, v verbs, n nouns). `clean`: both words of an antonym pair must
+    be mostly that part of speech (_mostly), so a swap does not read the word
+    in a sense its context rarely has. `indirect_min`: an indirect pair's words
+    must be that many times as common as min_count (4: "bad" / "bully", "slow" /
+    "presto" left out, and with them most indirect pairs)."""
+    freq, rank, by_pos = _counts(dict_dir)
+
+    def fits(word, ss_type):
+        return not clean or _mostly(by_pos, word, "a" if ss_type == "s" else ss_type)
+
     synsets = _synsets(dict_dir)
     antonyms, synonyms = set(), set()
     heads = {}  # satellite adjective synset -> its head synset ("speedy" -> "fast")
@@ -102,7 +124,8 @@ def word_pairs(dict_dir, min_count=2, kinds=("a", "s", "r", "v", "n")):
             if sym != "!" or target not in synsets or source == 0 or dest == 0 or ss_type not in kinds:
                 continue
             a, b = words[source - 1], synsets[target][1][dest - 1]
-            if _plain(a, freq, min_count) and _plain(b, freq, min_count) and a != b:
+            if (_plain(a, freq, min_count) and _plain(b, freq, min_count) and a != b
+                    and fits(a, ss_type) and fits(b, ss_type)):
                 antonyms |= {(a, b), (b, a)}
         plain = [w for w in words if _plain(w, freq, min_count)]
         if ss_type == "s" and ss_type in kinds and heads.get(offset) in synsets:
@@ -111,9 +134,9 @@ def word_pairs(dict_dir, min_count=2, kinds=("a", "s", "r", "v", "n")):
             _, head_words, head_ptrs = synsets[heads[offset]]
             opposite = [synsets[t][1][d - 1] for sym, t, src, d in head_ptrs if sym == "!" and t in synsets and d]
             for a in plain:
-                if rank.get((a, offset)) == 1:
+                if rank.get((a, offset)) == 1 and freq[a] >= indirect_min * min_count:
                     for b in opposite:
-                        if _plain(b, freq, min_count) and a != b:
+                        if _plain(b, freq, indirect_min * min_count) and a != b and fits(a, "a") and fits(b, "a"):
                             antonyms |= {(a, b), (b, a)}
         if ss_type not in ("a", "s", "r"):
             continue  # noun and verb synonyms are too often another sense ("fix" / "mess")
@@ -160,12 +183,20 @@ def typo(rng, word):
     return word[:i] + word[i + 1:]
 
 
-def swap_pairs(rng, texts, antonyms, synonyms, n, positive_share=0.35, typo_share=0.5):
+def _name_like(text, start, word):
+    """A capitalised word inside a sentence: part of a name ("Real Madrid",
+    "Nobel Peace Prize"), where a swap makes nonsense, not an opposite."""
+    before = text[:start].rstrip()
+    return word[0].isupper() and bool(before) and before[-1] not in ".?!:"
+
+
+def swap_pairs(rng, texts, antonyms, synonyms, n, positive_share=0.35, typo_share=0.5, clean=False):
     """n pairs: a training text with one word swapped for an antonym (label
     0) or, as a positive (label 1), for a synonym or — typo_share of the
     positives — for itself misspelled (so that "one word changed" is learnt as
     "look at what changed", not "a different question"); first letter's case
-    kept. Each text gives at most one pair; texts are drawn in random order."""
+    kept. Each text gives at most one pair; texts are drawn in random order.
+    `clean`: words inside names are not swapped (_name_like)."""
     by_word_neg, by_word_pos = defaultdict(list), defaultdict(list)
     for a, b in antonyms:
         by_word_neg[a].append(b)
@@ -185,7 +216,7 @@ def swap_pairs(rng, texts, antonyms, synonyms, n, positive_share=0.35, typo_shar
         if misspell:
             hits = [s for s in spans if len(s[2]) >= 5 and s[2].lower() not in STOP]
         else:
-            hits = [s for s in spans if s[2].lower() in table]
+            hits = [s for s in spans if s[2].lower() in table and not (clean and _name_like(text, s[0], s[2]))]
         if not hits:
             continue
         start, end, word = rng.choice(hits)
@@ -203,7 +234,7 @@ def swap_pairs(rng, texts, antonyms, synonyms, n, positive_share=0.35, typo_shar
     return out
 
 
-def cross_pairs(rng, positives, antonyms, n):
+def cross_pairs(rng, positives, antonyms, n, clean=False):
     """n rows from the training split's positive pairs (two wordings of one
     question): the pair itself (label 1) beside the same pair with one word of
     one side swapped for an antonym (label 0) — "What's a good pancake recipe?"
@@ -220,7 +251,8 @@ def cross_pairs(rng, positives, antonyms, n):
         if len(out) + 2 > n:
             break
         a, b = (r["a"], r["b"]) if rng.random() < 0.5 else (r["b"], r["a"])
-        spans = [(m.start(), m.end(), m.group(0)) for m in WORD.finditer(b) if m.group(0).lower() in by_word]
+        spans = [(m.start(), m.end(), m.group(0)) for m in WORD.finditer(b)
+                 if m.group(0).lower() in by_word and not (clean and _name_like(b, m.start(), m.group(0)))]
         if not spans:
             continue
         start, end, word = rng.choice(spans)
@@ -239,13 +271,15 @@ if __name__ == "__main__":
     import random
     import sys
 
-    dict_dir = sys.argv[1] if len(sys.argv) > 1 else "target/wordnet/dict"
-    ant, syn = word_pairs(dict_dir)
+    argv = [a for a in sys.argv[1:] if not a.startswith("--")]
+    dict_dir = argv[0] if argv else "target/wordnet/dict"
+    clean = "--clean" in sys.argv
+    ant, syn = word_pairs(dict_dir, clean=clean)
     print(f"{len(ant) // 2} antonym pairs, {len(syn) // 2} synonym pairs")
     rng = random.Random(1)
     print("antonyms:", sorted(rng.sample(sorted(ant), 40)))
     print("synonyms:", sorted(rng.sample(sorted(syn), 40)))
     rows = [json.loads(x) for x in open("tools/verifier/out/train.jsonl")]
     texts = sorted({t for r in rows for t in (r["a"], r["b"])})
-    for r in swap_pairs(rng, texts, ant, syn, 30):
+    for r in swap_pairs(rng, texts, ant, syn, 30, clean=clean):
         print(r["label"], r["a"], "|", r["b"])
