@@ -156,7 +156,7 @@ def main():
                     "beside itself with an antonym swapped into one side")
     ap.add_argument("--lexicon-clean", action="store_true",
                     help="lexicon.word_pairs(clean=True): antonyms only in the part of speech each word mostly "
-                         "has, indirect ones only between common words; no swap inside a name")
+                         "has in SemCor; no swap inside a name")
     ap.add_argument("--lexicon-indirect-min", type=int, default=1,
                     help="lexicon.word_pairs(indirect_min=K): indirect antonyms only between words tagged at "
                          "least 2K times in SemCor")
