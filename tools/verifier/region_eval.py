@@ -43,10 +43,10 @@ def main():
         cfg = json.load(f)
     enc = train.Encoder(os.path.join(MODEL, "tokenizer.json"))
     for directory in args.dirs:
-        with open(os.path.join(directory, "verifier.json")) as f:
-            rank = json.load(f).get("rank", 16)
+        adapter = load_file(os.path.join(directory, "adapter.safetensors"))
+        rank = adapter["encoder.layer.0.attention.self.query.lora_a"].shape[0]  # alpha = 2 x rank, as shipped
         model = train.Verifier(sd, cfg, rank, 2 * rank)
-        model.load_adapter(load_file(os.path.join(directory, "adapter.safetensors")))
+        model.load_adapter(adapter)
         s = train.scores(model, enc, [(r["a"], r["b"]) for r in rows])
         pos = [x for x, r in zip(s, rows) if r.get("family") == "qualifiers" and r["label"] == 1]
         line = [f"paraphrases {sum(p >= args.cut for p in pos)}/{len(pos)}"]
