@@ -14,6 +14,9 @@ verifier meets prompts nobody generated, not a measurement: one pair is 1.4 to
 3.3 points. Judge candidates on the validation split; read this beside it.
 
 Usage: python3 tools/verifier/everyday_probe.py assets/verifier [OTHER_ADAPTER_DIR …]
+       python3 tools/verifier/everyday_probe.py --jsonl F   (writes the pairs as l2-eval
+       input, {"a","b","label"} lines, for the gateway's whole decision:
+       cargo run --release -p l2-eval -- F --verifier --pairwise-only)
 """
 
 import json
@@ -108,6 +111,12 @@ NEAR = [
 def main():
     if len(sys.argv) < 2:
         raise SystemExit(__doc__)
+    if sys.argv[1] == "--jsonl":
+        with open(sys.argv[2], "w") as f:
+            for pairs, label in ((SAME, 1), (NEAR, 0)):
+                for a, b in pairs:
+                    f.write(json.dumps({"a": a, "b": b, "label": label}) + "\n")
+        return
     torch.set_num_threads(1)
     sd = load_file(os.path.join(MODEL, "model.safetensors"))
     with open(os.path.join(MODEL, "config.json")) as f:
