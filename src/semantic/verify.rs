@@ -74,7 +74,7 @@ impl Guards {
     /// `Ok` when `query` may be answered with the answer cached for `cached`.
     pub fn check(&self, query: &str, cached: &str) -> Result<(), Rejection> {
         let (q, c) = (Text::new(query), Text::new(cached));
-        if self.numbers && q.numbers() != c.numbers() {
+        if self.numbers && numbers_differ(&q, &c) {
             return Err(Rejection::Numbers);
         }
         if self.negation && q.negated() != c.negated() {
@@ -160,6 +160,45 @@ const NUMBER_WORDS: &[(&str, &str)] = &[
     ("third", "3rd"),
 ];
 
+/// Words that name a count of a unit: "over the past decade" is "in the
+/// last ten years", "a dozen eggs" is "12 eggs". They stand in for their
+/// number only where the other text has that number and this one lacks it,
+/// so "Which decade had the best movies?" still reads as no number at all.
+const COUNT_WORDS: &[(&str, &str)] = &[("decade", "10"), ("dozen", "12"), ("century", "100")];
+
+/// The texts' numbers differ, once a number of one side that the other
+/// names by a count word ("ten years" / "a decade") is set aside.
+fn numbers_differ(q: &Text, c: &Text) -> bool {
+    let (mut q_only, mut c_only) = (q.numbers(), c.numbers());
+    if q_only == c_only {
+        return false;
+    }
+    // The multiset difference, both ways.
+    q_only.retain(|n| match c_only.iter().position(|m| m == n) {
+        Some(i) => {
+            c_only.remove(i);
+            false
+        }
+        None => true,
+    });
+    !(named_by_count_words(&q_only, c) && named_by_count_words(&c_only, q))
+}
+
+/// Every number of `numbers` is named by a count word of `other`, each
+/// count word standing in for one number ("10 and 10" / "a decade" differ).
+fn named_by_count_words(numbers: &[String], other: &Text) -> bool {
+    let mut counts = other.count_words();
+    numbers
+        .iter()
+        .all(|n| match counts.iter().position(|m| m == n) {
+            Some(i) => {
+                counts.remove(i);
+                true
+            }
+            None => false,
+        })
+}
+
 const STOPWORDS: &[&str] = &[
     "a", "an", "the", "is", "are", "was", "were", "be", "been", "do", "does", "did", "i", "you",
     "he", "she", "it", "we", "they", "my", "your", "his", "her", "its", "our", "their", "me", "of",
@@ -244,6 +283,15 @@ impl Text {
             .collect();
         out.sort();
         out
+    }
+
+    /// The numbers this text names by a count word ("decade" → 10).
+    fn count_words(&self) -> Vec<&'static str> {
+        self.words
+            .iter()
+            .filter_map(|w| COUNT_WORDS.iter().find(|(name, _)| name == w))
+            .map(|(_, n)| *n)
+            .collect()
     }
 
     /// An odd number of negations.
@@ -446,6 +494,36 @@ mod tests {
             ),
             Err(Rejection::Direction)
         );
+    }
+
+    #[test]
+    fn a_count_word_is_its_number() {
+        for (a, b) in [
+            (
+                "Why did Lake Mead shrink over the past decade?",
+                "Why did Lake Mead shrink in the last ten years?",
+            ),
+            ("How much is a dozen eggs?", "How much are 12 eggs?"),
+            (
+                "Which decade had the best movies?",
+                "Which era had the best movies?",
+            ),
+        ] {
+            assert_eq!(check(a, b), Ok(()), "{a} / {b}");
+        }
+        for (a, b) in [
+            ("How much is a dozen eggs?", "How much are 10 eggs?"),
+            (
+                "What changed over the past decade?",
+                "What changed in the last 20 years?",
+            ),
+            (
+                "What changed in 10 or 10 years?",
+                "What changed in a decade?",
+            ),
+        ] {
+            assert_eq!(check(a, b), Err(Rejection::Numbers), "{a} / {b}");
+        }
     }
 
     #[test]
