@@ -121,15 +121,6 @@ enum Marker {
     By,
 }
 
-const MARKERS: [Marker; 6] = [
-    Marker::To,
-    Marker::From,
-    Marker::Than,
-    Marker::Before,
-    Marker::After,
-    Marker::By,
-];
-
 fn marker(word: &str) -> Option<Marker> {
     DIRECTIONAL
         .iter()
@@ -322,32 +313,64 @@ impl Text {
         positions
     }
 
-    /// For each marker, how many of it come before each position (one row
-    /// per marker, `words.len() + 1` counts), so "is there a `to` between
-    /// these two words" is one subtraction.
-    fn marker_counts(&self) -> Vec<Vec<u32>> {
-        MARKERS
-            .iter()
-            .map(|m| {
-                let mut counts = Vec::with_capacity(self.words.len() + 1);
-                let mut n = 0;
-                counts.push(n);
-                for w in &self.words {
-                    n += u32::from(marker(w) == Some(*m));
-                    counts.push(n);
-                }
-                counts
-            })
-            .collect()
+    /// The phrase each marker governs: the words after it (past any
+    /// preposition right after it: "than in Munich") up to the next marker,
+    /// preposition or conjunction — "to the old domain", "from Los Angeles".
+    fn phrases(&self) -> Vec<Phrase> {
+        let ends = |w: &str| PHRASE_ENDS.contains(&w) || marker(w).is_some();
+        let mut out = Vec::new();
+        for (at, w) in self.words.iter().enumerate() {
+            let Some(kind) = marker(w) else { continue };
+            let mut start = at + 1;
+            while start < self.words.len() && PHRASE_ENDS.contains(&self.words[start].as_str()) {
+                start += 1;
+            }
+            let mut end = start;
+            while end < self.words.len() && !ends(&self.words[end]) {
+                end += 1;
+            }
+            let head = (start..end).find(|&k| !STOPWORDS.contains(&self.roots[k].as_str()));
+            out.push(Phrase {
+                kind,
+                at,
+                words: start..end,
+                head,
+            });
+        }
+        out
     }
 }
 
-/// Two content words the texts share (once each) stand on either side of
-/// the same kind of marker in both, in opposite orders: "Celsius to
-/// Fahrenheit" / "Fahrenheit to Celsius", "A got hit by B" / "B got hit by
-/// A". A reordering that keeps each word's role passes ("from A to B" / "to
-/// B from A", "Are raw oysters safe to eat?" / "Is it safe to eat raw
-/// oysters?"); what else word order changes is the verifier's to read.
+/// Words that end a marker's phrase.
+const PHRASE_ENDS: &[&str] = &[
+    "in", "on", "at", "for", "with", "about", "over", "under", "via", "using", "without", "within",
+    "during", "per", "and", "or", "but",
+];
+
+/// A marker and the words it governs.
+struct Phrase {
+    kind: Marker,
+    /// The marker's position.
+    at: usize,
+    words: std::ops::Range<usize>,
+    /// Its first content word ("to my phone" → phone).
+    head: Option<usize>,
+}
+
+/// The direction of the two texts differs, in one of two ways:
+/// - a shared word heads a "to" phrase in one and a "from" phrase in the
+///   other: "copy files from Google Drive to my phone" / "copy files to
+///   Google Drive from my phone";
+/// - two shared content words (once each) stand in opposite orders, the
+///   second in the phrase of the same kind of marker in both: "Celsius to
+///   Fahrenheit" / "Fahrenheit to Celsius", "A got hit by B" / "B got hit by
+///   A".
+///
+/// A reordering that keeps each word's role passes ("from A to B" / "to B
+/// from A", "Are raw oysters safe to eat?" / "Is it safe to eat raw
+/// oysters?", "convert a string to lowercase in Go" / "Go code to convert a
+/// string to lowercase"); what else word order changes is the verifier's to
+/// read.
 fn direction_flipped(q: &Text, c: &Text) -> bool {
     let (qp, cp) = (q.content_positions(), c.content_positions());
     let shared: Vec<(usize, usize)> = qp
@@ -357,22 +380,36 @@ fn direction_flipped(q: &Text, c: &Text) -> bool {
             (qs.len() == 1 && cs.len() == 1).then(|| (qs[0], cs[0]))
         })
         .collect();
-    if shared.len() < 2 {
+    if shared.is_empty() {
         return false;
     }
-    let (qm, cm) = (q.marker_counts(), c.marker_counts());
-    // A marker of kind `k` strictly between positions `lo` and `hi`.
-    let between = |m: &[Vec<u32>], k: usize, lo: usize, hi: usize| m[k][hi] > m[k][lo + 1];
-    shared.iter().enumerate().any(|(i, a)| {
-        shared[i + 1..].iter().any(|b| {
-            // `first` comes first in the query.
-            let (first, second) = if a.0 < b.0 { (a, b) } else { (b, a) };
-            first.1 > second.1
-                && (0..MARKERS.len()).any(|k| {
-                    between(&qm, k, first.0, second.0) && between(&cm, k, second.1, first.1)
-                })
+    let (qph, cph) = (q.phrases(), c.phrases());
+    let heads = |phrases: &[Phrase], p: usize, kind: Marker| {
+        phrases.iter().any(|x| x.kind == kind && x.head == Some(p))
+    };
+    let swapped_end = shared.iter().any(|&(a, b)| {
+        (heads(&qph, a, Marker::To) && heads(&cph, b, Marker::From))
+            || (heads(&qph, a, Marker::From) && heads(&cph, b, Marker::To))
+    });
+    swapped_end
+        || shared.iter().enumerate().any(|(i, a)| {
+            shared[i + 1..].iter().any(|b| {
+                // `first` comes first in the query, second in the cached text.
+                let (first, second) = if a.0 < b.0 { (a, b) } else { (b, a) };
+                first.1 > second.1
+                    && qph.iter().any(|x| {
+                        first.0 < x.at
+                            && x.at < second.0
+                            && x.words.contains(&second.0)
+                            && cph.iter().any(|y| {
+                                y.kind == x.kind
+                                    && second.1 < y.at
+                                    && y.at < first.1
+                                    && y.words.contains(&first.1)
+                            })
+                    })
+            })
         })
-    })
 }
 
 #[cfg(test)]
@@ -553,6 +590,14 @@ mod tests {
                 "What led to the buyer's forgiveness by the seller?",
                 "What led to the seller's forgiveness by the buyer?",
             ),
+            (
+                "Does it cost more to live in Atlanta than in Munich?",
+                "Does it cost more to live in Munich than in Atlanta?",
+            ),
+            (
+                "How do I copy files from Google Drive to my phone?",
+                "How do I copy files to Google Drive from my phone?",
+            ),
         ] {
             assert_eq!(check(a, b), Err(Rejection::Direction), "{a} / {b}");
         }
@@ -576,6 +621,18 @@ mod tests {
             (
                 "Should I learn Danish after Czech?",
                 "Should I learn Czech before Danish?",
+            ),
+            (
+                "How do I convert a string to lowercase in Go?",
+                "Show me Go code to convert a string to lowercase.",
+            ),
+            (
+                "Is it normal for the owl to warn the seal?",
+                "Is it normal for the seal to be warned by the owl?",
+            ),
+            (
+                "What are the steps to upgrade Debian to Fedora?",
+                "How do I upgrade from Debian to Fedora?",
             ),
             (
                 "Which is better to learn, Python or Java?",

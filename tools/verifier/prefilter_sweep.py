@@ -45,6 +45,13 @@ def main():
                 pos = sum(labels[i] for i in idx)
                 return f"{tp / max(tp + fp, 1):.3f} / {tp / max(pos, 1):.3f}"
 
+            # What each veto refused of what the verifier passed (dumps
+            # before stop 35 lack the `veto` field).
+            vetoed = {}
+            for k, s, r in zip(keep, probs, rows):
+                if k and s >= cut and r.get("veto"):
+                    pos, neg = vetoed.get(r["veto"], (0, 0))
+                    vetoed[r["veto"]] = (pos + r["label"], neg + 1 - r["label"])
             near = {}
             for i, r in enumerate(rows):
                 if hit[i] and not labels[i] and r["kind"] in NEAR:
@@ -53,7 +60,9 @@ def main():
                   f"all {pr(lambda r: True)}, generated {pr(lambda r: r['kind'] not in ('qqp', 'mrpc'))}, "
                   f"QQP {pr(lambda r: r['kind'] == 'qqp')}, MRPC {pr(lambda r: r['kind'] == 'mrpc')}, "
                   f"paraphrases {pr(lambda r: r['kind'] == 'gen-paraphrase')}; "
-                  f"near-miss false hits {sum(near.values())} {dict(sorted(near.items()))}")
+                  f"near-miss false hits {sum(near.values())} {dict(sorted(near.items()))}; "
+                  f"refused by a veto after the verifier passed them (positives, negatives): "
+                  f"{dict(sorted(vetoed.items()))}")
 
 
 if __name__ == "__main__":

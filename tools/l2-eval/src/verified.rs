@@ -46,7 +46,8 @@ pub fn score(model: &PairModel, pairs: &[Pair], cos: &[f32], prefilter: f32) -> 
     out
 }
 
-/// Every pair's kind, label, cosine and score, as JSON lines.
+/// Every pair's kind, label, cosine, score and the default veto that refuses
+/// it (`veto`: "numbers", "direction", … or null), as JSON lines.
 pub fn dump(
     path: &std::path::Path,
     pairs: &[Pair],
@@ -57,8 +58,9 @@ pub fn dump(
     let vetoes = Guards::only(&SemanticConfig::default().vetoes);
     let mut out = String::new();
     for (i, p) in pairs.iter().enumerate() {
-        let passes = vetoes.check(&p.b, &p.a).is_ok();
-        let line = serde_json::json!({"kind": p.kind, "label": u8::from(p.label), "cos": cos[i], "score": scores[i], "vetoes_pass": passes});
+        // The first veto that refuses the pair, if any.
+        let veto = vetoes.check(&p.b, &p.a).err().map(|r| r.label());
+        let line = serde_json::json!({"kind": p.kind, "label": u8::from(p.label), "cos": cos[i], "score": scores[i], "vetoes_pass": veto.is_none(), "veto": veto});
         out.push_str(&line.to_string());
         out.push('\n');
     }
