@@ -187,6 +187,55 @@ async fn near_misses_of_every_hard_class_never_hit() {
 }
 
 #[tokio::test]
+async fn rewordings_around_an_infinitive_to_hit_and_swapped_directions_do_not() {
+    let mock = mock().await;
+    let mut config = config_for(&mock);
+    with_l2(&mut config);
+    let gw = start(config).await;
+    // Before stop 35 the direction veto refused these (two shared words in
+    // another order, "to" in both texts) although the verifier passed them.
+    let rewordings = [
+        (
+            "Are raw oysters safe to eat?",
+            "Is it safe to eat raw oysters?",
+        ),
+        (
+            "How do I convert a string to lowercase in Go?",
+            "Show me Go code to convert a string to lowercase.",
+        ),
+    ];
+    for (n, (cached, asked)) in rewordings.iter().enumerate() {
+        assert_eq!(
+            pair(&gw, n, cached, asked, &[]).await,
+            "hit-l2",
+            "{asked:?} after {cached:?}"
+        );
+    }
+    // The ends swapped: by order, by marker with the order kept, or both.
+    let swapped = [
+        (
+            "How do I migrate a database from MySQL to PostgreSQL?",
+            "How do I migrate a database to MySQL from PostgreSQL?",
+        ),
+        (
+            "How do I copy files from my laptop to Google Drive?",
+            "How do I copy files to my laptop from Google Drive?",
+        ),
+        (
+            "How long is the flight from London to Tokyo?",
+            "How long is a flight to London from Tokyo?",
+        ),
+    ];
+    for (n, (cached, asked)) in swapped.iter().enumerate() {
+        assert_eq!(
+            pair(&gw, 10 + n, cached, asked, &[]).await,
+            "miss",
+            "{asked:?} was answered with the answer to {cached:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn asking_for_more_precision_gives_fewer_hits() {
     let mock = mock().await;
     let mut config = config_for(&mock);
