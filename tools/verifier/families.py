@@ -1665,3 +1665,145 @@ def near_noun_pairs(rng, n, split="train", extra=()):
                     "kind": f"gen-{kind}" if split == "train" else f"dev-noun-{kind}",
                     "family": "nouns", "split": split})
     return out
+
+
+# ------------------------------------------------------ marker order
+# Used by full_tune.py (--order-share), beside the voice pairs: which place is
+# the source and which the destination, whatever the order the words come in.
+# Every adapter up to stop 35 scored "How long is the train ride from A to B?"
+# / "… to B from A" about like the swap "… to A from B" (0.4–0.7 on training
+# pairs alike): it had learnt "the from/to order changed", not which place each
+# marker governs — the plateau the voice pairs showed for whose role is whose.
+# Each frame is a set of forms that ask the same thing, some with "from" first,
+# some with "to" (or "into", "onto", a fronted "From A, …"); a positive is two
+# forms with the places kept, a negative the places swapped in either form —
+# including the other form's swap, which keeps the names in their order and
+# moves only the markers ("from A to B" / "to A from B"). The last frame of
+# each domain and its dev values are held out into dev_order.jsonl (kinds
+# dev-order-*), so the development figures read unseen wordings and places.
+# None of the validation split's direction templates (train routes, shipping,
+# money transfers, redirects, flights, visas, translations) is used here.
+# Stop 36 (README): full_tune.py --order-share learns them (held-out frames,
+# verifier alone: 16 -> 67 % of the rewordings pass, swaps 15 -> 11 %), but the
+# validation split's own held-out direction forms then passed more often (its
+# generated direction near misses 3 -> 19 at the default), so that adapter
+# was not shipped: what the model learnt reads the markers of these frames,
+# not yet every way a direction can be worded.
+
+ORDER_DOMAINS = [
+    # (frames, training values, development values); the last frame is the development one
+    ([["How long is the train ride from {a} to {b}?", "How long is the train ride to {b} from {a}?",
+       "From {a}, how long does the train take to get to {b}?"],
+      ["What's the cheapest way to get from {a} to {b}?", "What's the cheapest way to get to {b} from {a}?",
+       "Cheapest way to travel to {b}, starting from {a}?"],
+      ["How much is a taxi from {a} to {b}?", "How much does a taxi to {b} from {a} cost?",
+       "Starting from {a}, what does a cab to {b} cost?"],
+      ["Is there a night bus from {a} to {b}?", "Is there a night bus to {b} from {a}?",
+       "Can I catch a night bus to {b} leaving from {a}?"],
+      ["How far is the drive from {a} to {b} in winter?", "In winter, how far is the drive to {b} from {a}?",
+       "Driving to {b} from {a} in winter: how far is it?"],
+      ["Which ferry goes from {a} to {b}?", "Which ferry goes to {b} from {a}?",
+       "What ferry can take me to {b} if I'm leaving from {a}?"]],
+     ["Lisbon", "Porto", "Dublin", "Belfast", "Oslo", "Bergen", "Naples", "Palermo", "Athens", "Crete", "Vienna",
+      "Salzburg", "Nice", "Marseille", "Seville", "Valencia", "Krakow", "Warsaw", "Helsinki", "Tallinn"],
+     ["Bristol", "Cardiff", "Geneva", "Zurich", "Lyon", "Bordeaux", "Gdansk", "Riga"]),
+    ([["How do I move my music from {a} to {b}?", "How do I move my music to {b} from {a}?",
+       "From {a} to {b}: how do I move my music?"],
+      ["How can I get my WhatsApp chats from {a} onto {b}?", "How can I get my WhatsApp chats onto {b} from {a}?",
+       "I want my WhatsApp chats on {b}; they're on {a}. How?"],
+      ["What's the fastest way to copy a large folder from {a} to {b}?",
+       "What's the fastest way to copy a large folder to {b} from {a}?",
+       "Fastest way to copy a big folder onto {b} off {a}?"],
+      ["How do I restore a backup from {a} to {b}?", "How do I restore a backup to {b} from {a}?",
+       "Restoring a backup onto {b} that was made on {a}: how?"]],
+     ["my Pixel", "my Galaxy phone", "my iPhone 12", "my iPhone 15", "my Surface", "my ThinkPad", "my iMac",
+      "my Chromebook", "a Synology NAS", "Backblaze", "Box", "pCloud", "my Linux box"],
+     ["my old Xperia", "my OnePlus", "my Dell XPS", "Mega", "Amazon Drive"]),
+    ([["How do I migrate a database from {a} to {b}?", "How do I migrate a database to {b} from {a}?",
+       "Migrating a database to {b} from {a}: what are the steps?"],
+      ["What breaks when you move a schema from {a} to {b}?", "What breaks when you move a schema to {b} from {a}?",
+       "Moving a schema over to {b} from {a}: what breaks?"],
+      ["Is there a tool to convert queries from {a} to {b}?", "Is there a tool to convert queries to {b} from {a}?",
+       "Any tool that rewrites {a} queries into {b}?"],
+      ["How do I replicate data from {a} into {b}?", "How do I replicate data into {b} from {a}?",
+       "What's the way to stream changes out of {a} into {b}?"]],
+     ["MySQL", "PostgreSQL", "SQLite", "MongoDB", "Oracle", "SQL Server", "MariaDB", "DynamoDB", "Cassandra",
+      "Snowflake", "BigQuery", "Elasticsearch"],
+     ["CockroachDB", "ClickHouse", "Firebase", "Neo4j", "Couchbase"]),
+    ([["How do I switch our CI from {a} to {b}?", "How do I switch our CI to {b} from {a}?",
+       "We're moving our CI to {b} from {a}. Where do I start?"],
+      ["What's a checklist for moving our pipelines from {a} to {b}?",
+       "What's a checklist for moving our pipelines to {b} from {a}?",
+       "Give me a checklist to move our pipelines over to {b} from {a}."]],
+     ["Jenkins", "GitHub Actions", "GitLab CI", "CircleCI", "Travis CI", "Buildkite", "Drone", "Azure Pipelines"],
+     ["TeamCity", "Bamboo", "Concourse"]),
+    ([["Is it hard to port a frontend from {a} to {b}?", "Is it hard to port a frontend to {b} from {a}?",
+       "Porting a frontend to {b} from {a}: how hard is it?"],
+      ["How do I convert my components from {a} to {b}?", "How do I convert my components to {b} from {a}?",
+       "My components are written in {a}; how do I turn them into {b} components?"]],
+     ["React", "Vue", "Angular", "Svelte", "jQuery", "Backbone", "Preact", "Lit"],
+     ["Ember", "SolidJS", "Alpine.js"]),
+    ([["How do I rewrite a build script from {a} into {b}?", "How do I rewrite a build script into {b} from {a}?",
+       "Rewriting a build script into {b} from {a}: how?"],
+      ["What's involved in turning a build for {a} into one for {b}?",
+       "What's involved in turning a build into one for {b}, when it was made for {a}?",
+       "How do I move a build over to {b} from {a}?"]],
+     ["Maven", "Gradle", "webpack", "Vite", "Make", "CMake", "Ant", "sbt"],
+     ["Bazel", "Parcel", "Meson"]),
+    ([["Write a thank-you note from {a} to {b}.", "Write a thank-you note to {b} from {a}.",
+       "Draft a thank-you note addressed to {b}, signed by {a}."],
+      ["Write an apology email from {a} to {b}.", "Write an apology email to {b} from {a}.",
+       "Compose an email of apology to {b}, written by {a}."],
+      ["Draft a letter of complaint from {a} to {b}.", "Draft a letter of complaint to {b} from {a}.",
+       "Write {b} a letter of complaint on behalf of {a}."],
+      ["Write a short welcome message from {a} to {b}.", "Write a short welcome message to {b} from {a}.",
+       "Compose a brief welcome note for {b}, sent by {a}."]],
+     ["a teacher", "a student", "a manager", "a new hire", "a landlord", "a tenant", "a coach", "a player",
+      "a doctor", "a patient", "a grandmother", "a grandson", "a customer", "a supplier"],
+     ["a nurse", "an intern", "a mayor", "a volunteer", "a neighbor"]),
+    ([["How long does a bank transfer from {a} to {b} take?", "How long does a bank transfer to {b} from {a} take?",
+       "Sending money to {b} from {a}: how long does it take to arrive?"],
+      ["What fees apply when sending money from {a} to {b}?", "What fees apply when sending money to {b} from {a}?",
+       "Fees for a payment to {b} that comes from {a}?"],
+      ["Can I pay rent from {a} to {b}?", "Can I pay rent to {b} from {a}?",
+       "Is paying rent to {b} out of {a} possible?"]],
+     ["Revolut", "Wise", "Monzo", "N26", "Chase", "Barclays", "HSBC", "Cash App", "Zelle", "a Swiss bank",
+      "a German bank", "a credit union"],
+     ["Santander", "Citibank", "Starling", "ING"]),
+]
+
+
+def order_pairs(rng, n, split="train"):
+    """Pairs of `split` ("train" or "dev"): two forms of one frame with the
+    places kept (positive), the places swapped in either form (negative),
+    another place (negative)."""
+    dev = split == "dev"
+    domains = [([frames[-1]] if dev else frames[:-1], dev_values if dev else values)
+               for frames, values, dev_values in ORDER_DOMAINS]
+    out = []
+    while len(out) < n:
+        frames, values = rng.choice(domains)
+        a, b = rng.sample(values, 2)
+        forms = rng.choice(frames)
+        first, second = rng.sample(forms, 2)
+
+        def render(template, x, y):
+            text = template.format(a=x, A=x[0].upper() + x[1:], b=y)
+            return text[0].upper() + text[1:]
+
+        base = render(first, a, b)
+        roll = rng.random()
+        if roll < 0.45:
+            other, label, kind = render(second, a, b), 1, "paraphrase"
+        elif roll < 0.9:
+            # The swap in the other form half the time: the names then often keep
+            # their order and only the markers move.
+            other, label, kind = render(second if rng.random() < 0.5 else first, b, a), 0, "direction"
+        else:
+            c = rng.choice([v for v in values if v not in (a, b)])
+            other, label, kind = (render(second, c, b) if rng.random() < 0.5 else render(second, a, c)), 0, "value"
+        pair = (base, other) if rng.random() < 0.5 else (other, base)
+        out.append({"a": pair[0], "b": pair[1], "label": label,
+                    "kind": f"gen-{kind}" if not dev else f"dev-order-{kind}",
+                    "family": "relations", "split": split})
+    return out

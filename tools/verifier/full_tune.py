@@ -32,7 +32,11 @@ I make a mild curry?"), drawn anew rather than repeating the training split's
 rows; --lexicon-share mixes in WordNet antonym and synonym swaps of training
 texts (lexicon.py: "What is the best way to learn French?" / "... the worst
 way ..."), --lexicon-cross a share of them as a training paraphrase pair beside
-itself with an antonym swapped into one side; --extra-nouns adds the console sign-in noun group. A generated pair
+itself with an antonym swapped into one side; --extra-nouns adds the console sign-in noun group;
+--order-share mixes in families.order_pairs (which place is the source and which
+the destination whatever the order of the words: "from A to B" / "to B from A"
+against "to A from B"; its held-out frames and places are
+tools/verifier/out/dev_order.jsonl, reported beside dev.jsonl). A generated pair
 with a text of the validation split is dropped (from stop 31: before it, about
 9 in 7,200 noun pairs carried one of two validation texts). --blend
 with --resume starts from a weight average of the resumed run and the init
@@ -58,7 +62,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lexicon  # noqa: E402
 import train  # noqa: E402
 from families import (EXTRA_NEAR_NOUN_GROUPS, EXTRA_QUALIFIER_GROUPS, composed_qualifier_pairs,  # noqa: E402
-                      near_noun_pairs, voice_pairs)
+                      near_noun_pairs, order_pairs, voice_pairs)
 
 MODEL = "models/all-MiniLM-L6-v2"
 NAMES = ["attention.self.query", "attention.self.key", "attention.self.value",
@@ -137,6 +141,9 @@ def main():
     ap.add_argument("--seed", type=int, default=21)
     ap.add_argument("--examples", type=int, default=128000)
     ap.add_argument("--voice-share", type=float, default=0.5)
+    ap.add_argument("--order-share", type=float, default=0.0,
+                    help="share of families.order_pairs (which place is the source and which the destination, "
+                    "whatever order the words come in)")
     ap.add_argument("--noun-share", type=float, default=0.0,
                     help="share of families.near_noun_pairs (near-neighbour nouns across wordings)")
     ap.add_argument("--extra-nouns", action="store_true",
@@ -211,6 +218,8 @@ def main():
     voice = [dict(r, voice=True) for r in voice_pairs(random.Random(20), 8400)]
     n_voice = int(args.examples * args.voice_share)
     n_noun = int(args.examples * args.noun_share)
+    n_order = int(args.examples * args.order_share)
+    order = [dict(r, order=True) for r in order_pairs(random.Random(27), max(n_order, 1))]
     nouns = near_noun_pairs(random.Random(22), max(n_noun, 1),
                             extra=EXTRA_NEAR_NOUN_GROUPS if args.extra_nouns else ())
     n_qual = int(args.examples * args.qualifier_share)
@@ -253,11 +262,14 @@ def main():
             random.Random(26).shuffle(lex)
         print(f"lexicon: {len(antonyms) // 2} antonym and {len(synonyms) // 2} synonym word pairs "
               f"(the changed words of dev and validation pairs left out)", flush=True)
-    voice, nouns, quals, lex = unseen(voice), unseen(nouns), unseen(quals), unseen(lex)
+    voice, nouns, quals, lex, order = unseen(voice), unseen(nouns), unseen(quals), unseen(lex), unseen(order)
     rng.shuffle(rows)
-    mixed = (rows[: args.examples - n_voice - n_noun - n_qual - n_lex]
-             + [voice[i % len(voice)] for i in range(n_voice)] + nouns[:n_noun] + quals[:n_qual] + lex[:n_lex])
+    mixed = (rows[: args.examples - n_voice - n_noun - n_qual - n_lex - n_order]
+             + [voice[i % len(voice)] for i in range(n_voice)] + nouns[:n_noun] + quals[:n_qual] + lex[:n_lex]
+             + order[:n_order])
     dev = [r for r in train.load(os.path.join(args.data, "dev.jsonl"))]
+    dev_order = os.path.join(args.data, "dev_order.jsonl")
+    dev += train.load(dev_order) if os.path.exists(dev_order) else []
     params = [p for p in model.parameters() if p.requires_grad]
     print(f"{sum(p.numel() for p in params)} trainable weights; {len(mixed)} examples, {n_voice} of them voice "
           f"pairs; bf16 {bf16}", flush=True)
@@ -267,7 +279,8 @@ def main():
     steps = len(mixed) // args.batch
     warm = max(steps // 20, 1)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / (steps - warm))))
-    step, sums = 0, {"voice": [0.0, 0], "rest": [0.0, 0]}
+    fresh = lambda: {"voice": [0.0, 0], "order": [0.0, 0], "rest": [0.0, 0]}  # noqa: E731
+    step, sums = 0, fresh()
     order_rng = random.Random(args.seed + 1)
     while step < steps:
         for group, ((ids, types, mask), y) in group_batches(enc, mixed, args.batch, order_rng):
@@ -282,15 +295,16 @@ def main():
             sched.step()
             step += 1
             for r, l in zip(group, each.tolist()):
-                s = sums["voice" if r.get("voice") else "rest"]
+                s = sums["voice" if r.get("voice") else "order" if r.get("order") else "rest"]
                 s[0] += l
                 s[1] += 1
             if step % 200 == 0:
                 el = time.time() - started
                 print(f"step {step}/{steps} loss voice {sums['voice'][0] / max(sums['voice'][1], 1):.4f} "
+                      f"order {sums['order'][0] / max(sums['order'][1], 1):.4f} "
                       f"rest {sums['rest'][0] / max(sums['rest'][1], 1):.4f} "
                       f"{step * args.batch / el:.1f} pairs/s {el / 60:.1f} min", flush=True)
-                sums = {"voice": [0.0, 0], "rest": [0.0, 0]}
+                sums = fresh()
             if step >= steps:
                 break
     print(f"trained in {(time.time() - started) / 60:.1f} min", flush=True)
@@ -302,6 +316,7 @@ def main():
                             "blend": args.blend if args.resume else None,
                             "seed": args.seed, "examples": len(mixed),
                             "voice_share": args.voice_share, "noun_share": args.noun_share,
+                            "order_share": args.order_share,
                             "qualifier_share": args.qualifier_share, "extra_nouns": args.extra_nouns,
                             "lexicon_share": args.lexicon_share, "lexicon_positive": args.lexicon_positive,
                             "lexicon_typos": args.lexicon_typos,

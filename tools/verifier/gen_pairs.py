@@ -20,7 +20,7 @@ import re
 
 from families import (CITIES, COUNTRIES, DIRECTIONS_TRAIN_ONLY, FAMILIES, LANGUAGES, OPPOSITE_GROUPS, PEOPLE, PROG_LANGS,
                       change_pairs, composed_pairs, composed_qualifier_pairs, composed_role_pairs, nominal_role_pairs,
-                      near_noun_pairs, relation_pairs, voice_pairs)
+                      near_noun_pairs, order_pairs, relation_pairs, voice_pairs)
 
 VAL_SHARE = 0.15
 
@@ -533,6 +533,14 @@ def main():
     dev += near_noun_pairs(random.Random(args.seed + 15), 600, "dev")
     with open(os.path.join(args.out, "dev.jsonl"), "w") as f:
         for r in dev:
+            f.write(json.dumps(r) + "\n")
+            counts.setdefault(("dev", r["kind"]), [0, 0])[r["label"]] += 1
+    # Marker-order pairs of the held-out frames and places (families.order_pairs), in a
+    # file of their own so that dev.jsonl stays as it was for comparing with earlier stops.
+    with open(os.path.join(args.out, "dev_order.jsonl"), "w") as f:
+        for r in order_pairs(random.Random(args.seed + 16), 600, "dev"):
+            if {r["a"].strip().lower(), r["b"].strip().lower()} & held:
+                continue
             f.write(json.dumps(r) + "\n")
             counts.setdefault(("dev", r["kind"]), [0, 0])[r["label"]] += 1
     for (split, kind), (neg, pos) in sorted(counts.items()):
