@@ -144,6 +144,9 @@ def main():
     ap.add_argument("--order-share", type=float, default=0.0,
                     help="share of families.order_pairs (which place is the source and which the destination, "
                     "whatever order the words come in)")
+    ap.add_argument("--order-balanced", action="store_true",
+                    help="order pairs from families.order_pairs(balanced=True): reworded pairs with the names "
+                    "reversed as often swaps as rewordings")
     ap.add_argument("--noun-share", type=float, default=0.0,
                     help="share of families.near_noun_pairs (near-neighbour nouns across wordings)")
     ap.add_argument("--extra-nouns", action="store_true",
@@ -219,7 +222,7 @@ def main():
     n_voice = int(args.examples * args.voice_share)
     n_noun = int(args.examples * args.noun_share)
     n_order = int(args.examples * args.order_share)
-    order = [dict(r, order=True) for r in order_pairs(random.Random(27), max(n_order, 1))]
+    order = [dict(r, order=True) for r in order_pairs(random.Random(27), max(n_order, 1), balanced=args.order_balanced)]
     nouns = near_noun_pairs(random.Random(22), max(n_noun, 1),
                             extra=EXTRA_NEAR_NOUN_GROUPS if args.extra_nouns else ())
     n_qual = int(args.examples * args.qualifier_share)
@@ -316,7 +319,7 @@ def main():
                             "blend": args.blend if args.resume else None,
                             "seed": args.seed, "examples": len(mixed),
                             "voice_share": args.voice_share, "noun_share": args.noun_share,
-                            "order_share": args.order_share,
+                            "order_share": args.order_share, "order_balanced": args.order_balanced,
                             "qualifier_share": args.qualifier_share, "extra_nouns": args.extra_nouns,
                             "lexicon_share": args.lexicon_share, "lexicon_positive": args.lexicon_positive,
                             "lexicon_typos": args.lexicon_typos,
