@@ -406,10 +406,49 @@ fn direction_flipped(q: &Text, c: &Text) -> bool {
                                     && second.1 < y.at
                                     && y.at < first.1
                                     && y.words.contains(&first.1)
+                                    && !converse(
+                                        q,
+                                        x.at,
+                                        [first.0, second.0],
+                                        c,
+                                        y.at,
+                                        [first.1, second.1],
+                                    )
                             })
                     })
             })
         })
+}
+
+/// Words that grade a comparison ("more popular than", "less crowded than").
+const GRADES: &[&str] = &["more", "less", "fewer"];
+
+/// Two comparisons around "than" with their ends swapped and the comparison
+/// itself changed — "Is a cheetah faster than a horse?" / "Is a horse slower
+/// than a cheetah?", "Is Rust less popular than Perl?" / "Is Perl more popular
+/// than Rust?" — ask the same question in its converse form (or another one):
+/// what they ask is the verifier's to read, not a flipped direction. The
+/// comparison is the word right before "than" with any grading word up to two
+/// words before it; when that word is one of the swapped ones ("live in Atlanta
+/// than in Munich") there is no comparison word to read and the veto stands.
+fn converse(q: &Text, qa: usize, qs: [usize; 2], c: &Text, ca: usize, cs: [usize; 2]) -> bool {
+    fn comparison(t: &Text, at: usize, swapped: [usize; 2]) -> Option<Vec<&str>> {
+        let word = at.checked_sub(1).filter(|w| !swapped.contains(w))?;
+        if marker(t.words.get(at)?) != Some(Marker::Than) {
+            return None;
+        }
+        let mut out: Vec<&str> = t.roots[word.saturating_sub(2)..word]
+            .iter()
+            .map(String::as_str)
+            .filter(|w| GRADES.contains(w))
+            .collect();
+        out.push(t.roots.get(word)?.as_str());
+        Some(out)
+    }
+    match (comparison(q, qa, qs), comparison(c, ca, cs)) {
+        (Some(a), Some(b)) => a != b,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -575,6 +614,14 @@ mod tests {
                 "Is Rome more expensive than Oslo?",
             ),
             (
+                "Is a cheetah faster than a horse?",
+                "Is a horse faster than a cheetah?",
+            ),
+            (
+                "Is Rust less popular than Perl?",
+                "Is Perl less popular than Rust?",
+            ),
+            (
                 "What happened after the chef got frightened by the prisoner?",
                 "What happened after the prisoner got frightened by the chef?",
             ),
@@ -637,6 +684,18 @@ mod tests {
             (
                 "Which is better to learn, Python or Java?",
                 "Which is better to learn, Java or Python?",
+            ),
+            (
+                "Is a cheetah faster than a horse?",
+                "Is a horse slower than a cheetah?",
+            ),
+            (
+                "Is Rust less popular than Perl?",
+                "Is Perl more popular than Rust?",
+            ),
+            (
+                "Is Linux better than Windows for programming?",
+                "For programming, is Windows worse than Linux?",
             ),
         ] {
             assert_eq!(check(a, b), Ok(()), "{a} / {b}");
