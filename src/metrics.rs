@@ -375,6 +375,7 @@ fn zeroes() {
             counter!("gateway_l2_skipped_total", "stage" => stage, "reason" => reason).absolute(0);
         }
     }
+    counter!("gateway_l2_skipped_total", "stage" => "prompt", "reason" => "too_long").absolute(0);
     counter!("gateway_l2_index_rebuilds_total").absolute(0);
     counter!("gateway_l2_graphs_refused_total").absolute(0);
     counter!("gateway_redis_outbox_dropped_total").absolute(0);

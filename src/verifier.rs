@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use crate::admission::{Lane, LaneLimits, Refused, Runner};
 use crate::embedding::token_cost;
 pub use calibration::{Manifest, Point, Reference};
-pub use encode::{Encoder, MAX_PAIR_TOKENS, MAX_TEXT_BYTES, Pair};
+pub use encode::{Encoder, MAX_PAIR_TOKENS, MAX_TEXT_BYTES, Pair, Reading, differing_sentences};
 use model::Model;
 
 /// The adapter and manifest this build ships.
@@ -124,13 +124,35 @@ impl PairModel {
         })
     }
 
-    /// Scores `(cached, new)` pairs in one batch (blocking).
-    pub fn score(&self, pairs: &[(String, String)]) -> Result<Vec<f32>, String> {
-        let encoded = pairs
-            .iter()
-            .map(|(a, b)| self.encoder.pair(a, b))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.model.score(&encoded)
+    /// Scores `(cached, new)` pairs in one batch (blocking): 1 for two texts
+    /// the model reads as the same ([`Reading::Same`]), `None` for a pair it
+    /// cannot read whole ([`Reading::Unreadable`]: never a hit).
+    pub fn score(&self, pairs: &[(String, String)]) -> Result<Vec<Option<f32>>, String> {
+        let mut encoded = Vec::with_capacity(pairs.len());
+        let mut slots = Vec::with_capacity(pairs.len());
+        for (a, b) in pairs {
+            slots.push(match self.encoder.read(a, b)? {
+                Reading::Pair(pair) => {
+                    encoded.push(pair);
+                    Slot::Model(encoded.len() - 1)
+                }
+                Reading::Same => Slot::Same,
+                Reading::Unreadable => Slot::Unreadable,
+            });
+        }
+        let scores = if encoded.is_empty() {
+            Vec::new()
+        } else {
+            self.model.score(&encoded)?
+        };
+        Ok(slots
+            .into_iter()
+            .map(|slot| match slot {
+                Slot::Model(i) => scores.get(i).copied(),
+                Slot::Same => Some(1.0),
+                Slot::Unreadable => None,
+            })
+            .collect())
     }
 
     pub fn encoder(&self) -> &Encoder {
@@ -138,10 +160,17 @@ impl PairModel {
     }
 }
 
+/// Where a pair's score comes from.
+enum Slot {
+    Model(usize),
+    Same,
+    Unreadable,
+}
+
 struct Batches(Arc<PairModel>);
 
-impl Runner<(String, String), f32> for Batches {
-    fn run(&self, pairs: Vec<(String, String)>) -> BoxFuture<'_, Result<Vec<f32>, String>> {
+impl Runner<(String, String), Option<f32>> for Batches {
+    fn run(&self, pairs: Vec<(String, String)>) -> BoxFuture<'_, Result<Vec<Option<f32>>, String>> {
         let model = Arc::clone(&self.0);
         Box::pin(async move {
             tokio::task::spawn_blocking(move || model.score(&pairs))
@@ -153,7 +182,7 @@ impl Runner<(String, String), f32> for Batches {
 
 /// The verifier the gateway uses: the model behind an admission lane.
 pub struct Verifier {
-    lane: Lane<(String, String), f32>,
+    lane: Lane<(String, String), Option<f32>>,
     manifest: Manifest,
 }
 
@@ -180,14 +209,15 @@ impl Verifier {
         &self.manifest
     }
 
-    /// Scores `(cached, new)` pairs for `tenant` by `deadline`: all of them,
-    /// or a refusal (then L2 is skipped for the request).
+    /// Scores `(cached, new)` pairs for `tenant` by `deadline`: all of them
+    /// (`None` for a pair it cannot read whole), or a refusal (then L2 is
+    /// skipped for the request).
     pub async fn score(
         &self,
         tenant: &str,
         pairs: Vec<(String, String)>,
         deadline: Instant,
-    ) -> Result<Vec<f32>, Refused> {
+    ) -> Result<Vec<Option<f32>>, Refused> {
         let jobs = pairs.into_iter().map(|(a, b)| {
             let cost = token_cost(encode::clip(&a)) + token_cost(encode::clip(&b));
             self.lane.submit(tenant, (a, b), cost, deadline)

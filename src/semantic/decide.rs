@@ -142,9 +142,14 @@ impl Judge {
         };
         let cutoff = verifier.cutoff(ask.min_precision);
         let top = readable.first().map_or(0.0, |c| c.similarity);
+        // A pair the verifier cannot read whole (a long prompt whose
+        // difference from the candidate does not fit its window) is never a
+        // hit: refused as `too_long` when no candidate could be read.
+        let read = scores.iter().any(Option::is_some);
         let winner = readable
             .into_iter()
             .zip(scores)
+            .filter_map(|(candidate, score)| score.map(|s| (candidate, s)))
             .filter(|(_, score)| *score >= cutoff)
             .max_by(|a, b| a.1.total_cmp(&b.1));
         match winner {
@@ -154,7 +159,7 @@ impl Judge {
             },
             None => Decision::Rejected {
                 similarity: top,
-                why: "verifier",
+                why: if read { "verifier" } else { "too_long" },
             },
         }
     }

@@ -14,7 +14,7 @@ use crate::cache::canonical_json;
 pub type PartitionKey = [u8; 32];
 
 /// The text to embed and the partition of a chat request, or `None` when the
-/// request has no plain-text last user message (L2 does not apply).
+/// request's last message is not a user's text (L2 does not apply).
 pub fn partition_of(
     scope: &str,
     embedder: &str,
@@ -26,7 +26,7 @@ pub fn partition_of(
     if last.get("role")?.as_str()? != "user" {
         return None;
     }
-    let text = last.get("content")?.as_str()?.trim().to_string();
+    let text = user_text(last.get("content")?)?;
     if text.is_empty() {
         return None;
     }
@@ -46,6 +46,26 @@ pub fn partition_of(
     }
     hasher.update(canonical_json(&Value::Object(rest)));
     Some((hasher.finalize().into(), text))
+}
+
+/// The text of a user message: its content string, or the text of content
+/// parts that are all text (`[{"type": "text", "text": …}, …]`, as some
+/// clients send plain prompts), joined by newlines; `None` when a part is
+/// anything else (an image, audio, a file: the answer turns on it, and L2
+/// reads only text).
+fn user_text(content: &Value) -> Option<String> {
+    if let Some(text) = content.as_str() {
+        return Some(text.trim().to_string());
+    }
+    let parts = content.as_array()?;
+    let mut texts = Vec::with_capacity(parts.len());
+    for part in parts {
+        if part.get("type")?.as_str()? != "text" {
+            return None;
+        }
+        texts.push(part.get("text")?.as_str()?);
+    }
+    Some(texts.join("\n").trim().to_string())
 }
 
 /// A cluster-wide L2 entry id: the first 16 bytes of SHA-256 over the

@@ -22,6 +22,7 @@ use super::store::SemanticCache;
 use crate::cache::CachedResponse;
 use crate::embedding::Embedder;
 use crate::metrics::Metrics;
+use crate::verifier::MAX_TEXT_BYTES;
 
 /// The other nodes of the cluster, as L2 needs them (implemented by the
 /// cluster stage, so L2 does not depend on how nodes talk).
@@ -145,6 +146,15 @@ impl L2 {
         else {
             return L2Lookup::Miss(None);
         };
+        if text.len() > MAX_TEXT_BYTES {
+            // An entry keeps its prompt's first MAX_TEXT_BYTES, which is all
+            // the verifier and the guards read: a longer prompt could only be
+            // matched on part of it, so L2 neither answers nor stores it (L1
+            // still answers its exact repeats).
+            self.metrics.l2_lookup(None, "skipped");
+            self.metrics.l2_skipped("prompt", "too_long");
+            return L2Lookup::Miss(None);
+        }
         let deadline = Instant::now() + self.budget;
         let embedded =
             embedder

@@ -74,14 +74,43 @@ fn anything_else_that_differs_changes_the_partition() {
 }
 
 #[test]
-fn requests_without_a_plain_last_user_message_have_no_partition() {
+fn text_parts_are_read_as_the_prompt_they_spell() {
+    let plain = fields(json!({"model": "m", "messages": [
+        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Why is the sky blue?"}]}));
+    let parts = fields(json!({"model": "m", "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": [{"type": "text", "text": "Why is the sky blue?"}]}]}));
+    assert_eq!(
+        partition_of("s", "e", 3, &parts),
+        partition_of("s", "e", 3, &plain)
+    );
+    let two = fields(
+        json!({"model": "m", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "Summarise this:"}, {"type": "text", "text": "The cat sat."}]}]}),
+    );
+    assert_eq!(
+        partition_of("s", "e", 3, &two).unwrap().1,
+        "Summarise this:\nThe cat sat."
+    );
+}
+
+#[test]
+fn requests_without_a_last_user_text_have_no_partition() {
     let assistant_last =
         fields(json!({"model": "m", "messages": [{"role": "assistant", "content": "x"}]}));
     assert!(partition_of("s", "e", 3, &assistant_last).is_none());
-    let parts = fields(
-        json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}]}),
+    let image = fields(
+        json!({"model": "m", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "What is in this picture?"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}]}),
     );
-    assert!(partition_of("s", "e", 3, &parts).is_none());
+    assert!(partition_of("s", "e", 3, &image).is_none());
+    let odd = fields(
+        json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "text"}]}]}),
+    );
+    assert!(partition_of("s", "e", 3, &odd).is_none());
+    let no_parts = fields(json!({"model": "m", "messages": [{"role": "user", "content": []}]}));
+    assert!(partition_of("s", "e", 3, &no_parts).is_none());
     let blank = fields(json!({"model": "m", "messages": [{"role": "user", "content": "  "}]}));
     assert!(partition_of("s", "e", 3, &blank).is_none());
 }

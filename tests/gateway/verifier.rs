@@ -235,6 +235,55 @@ async fn rewordings_around_an_infinitive_to_hit_and_swapped_directions_do_not() 
     }
 }
 
+/// A pasted text longer than the verifier's window (~1,200 bytes, ~250
+/// tokens: two of them do not fit 256 tokens together).
+const POLICY: &str = "Items bought in our stores or on our website can be returned within thirty \
+days of delivery. Items must be unused, in their original packaging, and come with the receipt or \
+the order confirmation email. Clearance items, gift cards, opened software and personalised \
+products cannot be returned. To start a return online, sign in to your account, open Orders, \
+choose the item and select Return item; a prepaid shipping label arrives by email. Returns to a \
+store are accepted at any location except outlet stores. Once we receive the item we inspect it \
+within five business days. Approved returns are refunded to the original payment method; shipping \
+charges are not refunded unless the item arrived damaged or was not what you ordered. Exchanges \
+for a different size or colour are free of charge and ship as soon as the returned item is \
+scanned. Orders placed with a business account follow the terms of that account instead.";
+
+#[tokio::test]
+async fn a_question_after_a_long_shared_text_is_read_not_the_text_alone() {
+    let mock = mock().await;
+    let mut config = config_for(&mock);
+    with_l2(&mut config);
+    let gw = start(config).await;
+    let about = |q: &str| format!("Our returns policy:\n\n{POLICY}\n\n{q}");
+    // Until stop 37 the verifier read each side's first ~126 tokens — the
+    // policy — and served the first question's answer to the second.
+    let cached = about("How do I start a return online?");
+    let other = about("Will my shipping costs be refunded?");
+    assert_eq!(pair(&gw, 0, &cached, &other, &[]).await, "miss");
+    // The same question typed loosely is read as the same question.
+    let loose = about("how do i start a return online");
+    assert_eq!(pair(&gw, 1, &cached, &loose, &[]).await, "hit-l2");
+    let metrics = gw.metrics().await;
+    assert!(
+        metrics.contains("gateway_l2_verifier_rejections_total{guard=\"verifier\"} 1"),
+        "{metrics}"
+    );
+
+    // A prompt longer than an entry keeps (2,048 bytes) is not L2's: only
+    // its exact repeat is answered, from L1, and the skip is counted.
+    let long = |q: &str| format!("{POLICY}\n\n{POLICY}\n\n{q}");
+    let system = question("long prompts", &long("How do I start a return online?"));
+    assert_eq!(ask(&gw, KEY_A, &system, &[]).await.0, "miss");
+    let asked = question("long prompts", &long("how do i start a return online"));
+    assert_eq!(ask(&gw, KEY_A, &asked, &[]).await.0, "miss");
+    assert_eq!(ask(&gw, KEY_A, &system, &[]).await.0, "hit-l1");
+    let metrics = gw.metrics().await;
+    assert!(
+        metrics.contains("gateway_l2_skipped_total{stage=\"prompt\",reason=\"too_long\"} 2"),
+        "{metrics}"
+    );
+}
+
 #[tokio::test]
 async fn asking_for_more_precision_gives_fewer_hits() {
     let mock = mock().await;

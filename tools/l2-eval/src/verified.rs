@@ -13,11 +13,13 @@ use g_aigateway::verifier::PairModel;
 
 use crate::Pair;
 
-/// The verifier's score of each pair (`None` below the prefilter: never read).
+/// The verifier's score of each pair (`None` below the prefilter, or a pair
+/// it cannot read whole: never a hit either way).
 pub fn score(model: &PairModel, pairs: &[Pair], cos: &[f32], prefilter: f32) -> Vec<Option<f32>> {
     let started = Instant::now();
     let todo: Vec<usize> = (0..pairs.len()).filter(|&i| cos[i] >= prefilter).collect();
     let mut out = vec![None; pairs.len()];
+    let mut unreadable = 0;
     // Similar lengths together: less padding per batch.
     let mut order = todo.clone();
     order.sort_by_key(|&i| pairs[i].a.len() + pairs[i].b.len());
@@ -29,7 +31,8 @@ pub fn score(model: &PairModel, pairs: &[Pair], cos: &[f32], prefilter: f32) -> 
         match model.score(&batch) {
             Ok(scores) => {
                 for (&i, s) in chunk.iter().zip(scores) {
-                    out[i] = Some(s);
+                    unreadable += usize::from(s.is_none());
+                    out[i] = s;
                 }
             }
             Err(e) => eprintln!("batch failed: {e}"),
@@ -42,6 +45,9 @@ pub fn score(model: &PairModel, pairs: &[Pair], cos: &[f32], prefilter: f32) -> 
                 ((n + 1) * 32) as f64 / started.elapsed().as_secs_f64()
             );
         }
+    }
+    if unreadable > 0 {
+        eprintln!("{unreadable} pairs the verifier cannot read whole (never a hit)");
     }
     out
 }
