@@ -235,7 +235,7 @@ async fn rewordings_around_an_infinitive_to_hit_and_swapped_directions_do_not() 
     }
 }
 
-/// A pasted text longer than the verifier's window (~1,200 bytes, ~250
+/// A pasted text longer than the verifier's window (~1,000 bytes, ~200
 /// tokens: two of them do not fit 256 tokens together).
 const POLICY: &str = "Items bought in our stores or on our website can be returned within thirty \
 days of delivery. Items must be unused, in their original packaging, and come with the receipt or \
@@ -256,7 +256,8 @@ async fn a_question_after_a_long_shared_text_is_read_not_the_text_alone() {
     let gw = start(config).await;
     let about = |q: &str| format!("Our returns policy:\n\n{POLICY}\n\n{q}");
     // Until stop 37 the verifier read each side's first ~126 tokens — the
-    // policy — and served the first question's answer to the second.
+    // policy alone — so the questions were never read: nothing long was a
+    // hit, the loose repeat below included.
     let cached = about("How do I start a return online?");
     let other = about("Will my shipping costs be refunded?");
     assert_eq!(pair(&gw, 0, &cached, &other, &[]).await, "miss");
@@ -271,7 +272,7 @@ async fn a_question_after_a_long_shared_text_is_read_not_the_text_alone() {
 
     // A prompt longer than an entry keeps (2,048 bytes) is not L2's: only
     // its exact repeat is answered, from L1, and the skip is counted.
-    let long = |q: &str| format!("{POLICY}\n\n{POLICY}\n\n{q}");
+    let long = |q: &str| format!("{POLICY}\n\n{POLICY}\n\n{POLICY}\n\n{q}");
     let system = question("long prompts", &long("How do I start a return online?"));
     assert_eq!(ask(&gw, KEY_A, &system, &[]).await.0, "miss");
     let asked = question("long prompts", &long("how do i start a return online"));
