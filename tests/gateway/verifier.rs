@@ -270,6 +270,25 @@ async fn a_question_after_a_long_shared_text_is_read_not_the_text_alone() {
         "{metrics}"
     );
 
+    // Five questions after the same pasted text, longer than the embedder
+    // reads whole (~370 tokens): the loose repeat of the last finds its entry
+    // among the three candidates read. With the text's first 254 tokens
+    // alone all five had one vector, and the three read were any three.
+    let twice = |q: &str| format!("{POLICY}\n\n{POLICY}\n\n{q}");
+    let questions = [
+        "How do I start a return online?",
+        "Will my shipping costs be refunded?",
+        "Can I return a gift card?",
+        "How long does the inspection take?",
+        "Are exchanges free of charge?",
+    ];
+    for q in questions {
+        let asked = question("five questions", &twice(q));
+        assert_eq!(ask(&gw, KEY_A, &asked, &[]).await.0, "miss", "{q}");
+    }
+    let loose = question("five questions", &twice("are exchanges free of charge"));
+    assert_eq!(ask(&gw, KEY_A, &loose, &[]).await.0, "hit-l2");
+
     // A prompt longer than an entry keeps (2,048 bytes) is not L2's: only
     // its exact repeat is answered, from L1, and the skip is counted.
     let long = |q: &str| format!("{POLICY}\n\n{POLICY}\n\n{POLICY}\n\n{q}");
