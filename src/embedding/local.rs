@@ -84,8 +84,8 @@ impl LocalModel {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        // Cut before tokenizing: the tokenizer's own truncation comes after
-        // it has tokenized the whole text.
+        // Cut before tokenizing: the head and tail are taken after the whole
+        // text is tokenized.
         let capped: Vec<&str> = texts.iter().map(|t| cap(t, MAX_TEXT_BYTES)).collect();
         let encodings = self.tokenizer.encode_batch(capped, false).map_err(failed)?;
         let rows: Vec<Vec<u32>> = encodings.iter().map(|e| self.tokens(e.get_ids())).collect();

@@ -14,6 +14,13 @@
 //! at each calibrated operating point, and per `kind` of pair when the file
 //! has one (the training's validation split does).
 //!
+//! Retrieval (without `--pairwise-only`) inserts every `a` in one partition
+//! and asks every `b` of it, so each query meets every other pair's entries:
+//! with `--verifier` also through the gateway's own decision (`Judge::Model`:
+//! the `--candidates` nearest entries, the prefilter, the default vetoes, the
+//! verifier at `--min-precision`), each answer judged by the label of the
+//! query's own pair or counted apart when it is another pair's entry.
+//!
 //! `cargo run --release -p l2-eval -- ../shared/data/qqp_dev.jsonl` (add
 //! `--ablation` for each guard alone; `--verifier` for the pair verifier)
 
@@ -67,6 +74,14 @@ struct Cli {
     /// Score pairs down to this cosine (default: the verifier's prefilter).
     #[arg(long)]
     prefilter: Option<f32>,
+    /// Retrieval with `--verifier`: candidates read per query (the
+    /// gateway's `semantic.candidates`).
+    #[arg(long, default_value_t = 3)]
+    candidates: usize,
+    /// Retrieval with `--verifier`: the precision asked of the verifier (the
+    /// gateway's `semantic.min_precision`).
+    #[arg(long, default_value_t = 0.95)]
+    min_precision: f64,
 }
 
 pub struct Pair {
@@ -205,12 +220,14 @@ fn main() -> anyhow::Result<()> {
     let embed_secs = started.elapsed().as_secs_f64();
 
     pairwise(&pairs, &a_vectors, &b_vectors);
+    let mut verifier_source = None;
     if cli.verifier {
         let source = match &cli.verifier_dir {
             Some(dir) => Source::Dir(dir),
             None => Source::Shipped,
         };
         let verifier = PairModel::load(&cli.model_dir, &source)?;
+        verifier_source = Some(source.clone());
         let cos: Vec<f32> = a_vectors
             .iter()
             .zip(&b_vectors)
@@ -239,6 +256,7 @@ fn main() -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let hour = Duration::from_secs(3600);
     let mut results = Vec::new();
+    let mut verified_results = Vec::new();
     let mut search_ms = 0.0;
     for (name, guards) in modes {
         let purges = Arc::default();
@@ -266,6 +284,20 @@ fn main() -> anyhow::Result<()> {
         results.push((name, answers(&cache, &pairs, &b_vectors)));
         search_ms = started.elapsed().as_secs_f64() * 1e3 / pairs.len() as f64;
         eprintln!("evaluated {name}");
+        if name == "cosine"
+            && let Some(source) = &verifier_source
+        {
+            let model = PairModel::load(&cli.model_dir, source)?;
+            let found = verified::retrieval(
+                model,
+                &cache,
+                &pairs,
+                &b_vectors,
+                cli.candidates,
+                cli.min_precision,
+            )?;
+            verified_results.push(found);
+        }
     }
 
     let positives = pairs.iter().filter(|p| p.label).count();
@@ -287,6 +319,9 @@ fn main() -> anyhow::Result<()> {
                 s.hits, s.precision, s.recall, s.f1, s.false_rate
             );
         }
+    }
+    for found in &verified_results {
+        verified::retrieval_table(&pairs, found, cli.candidates, cli.min_precision);
     }
     Ok(())
 }

@@ -5,11 +5,14 @@
 //! overall, at each calibrated operating point, and per kind of pair.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use futures_util::future::join_all;
+use g_aigateway::admission::LaneLimits;
 use g_aigateway::config::{Guard, SemanticConfig};
-use g_aigateway::semantic::Guards;
-use g_aigateway::verifier::PairModel;
+use g_aigateway::semantic::{Answer, Ask, Candidate, Decision, Guards, Judge, SemanticCache};
+use g_aigateway::verifier::{PairModel, Verifier};
 
 use crate::Pair;
 
@@ -227,5 +230,137 @@ pub fn tables(
                 println!("| {kind} | {name} | {row} |");
             }
         }
+    }
+}
+
+/// Retrieval through the gateway's own decision: for each query, the
+/// `candidates` entries of `cache` nearest its vector, decided by
+/// `Judge::Model` (the prefilter, the shipped default vetoes, `model` at
+/// `min_precision`) — the answer's index (the entry's body) and the
+/// verifier's score, or `None`. Queries run 64 at a time, so the verifier's
+/// lane batches their pairs as it does under load.
+pub fn retrieval(
+    model: PairModel,
+    cache: &SemanticCache,
+    pairs: &[Pair],
+    b_vectors: &[Arc<[f32]>],
+    candidates: usize,
+    min_precision: f64,
+) -> anyhow::Result<Vec<Option<(f32, usize)>>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let started = Instant::now();
+    let found = runtime.block_on(async {
+        let limits = LaneLimits {
+            max_batch: 16,
+            max_batch_cost: 2048,
+            max_queued_cost: u64::MAX,
+            initial_rate: 3000.0,
+        };
+        let judge = Judge::Model {
+            verifier: Arc::new(Verifier::new(model, limits)),
+            vetoes: Guards::only(&SemanticConfig::default().vetoes),
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(7 * 24 * 3600);
+        let ask = Ask {
+            tenant: "eval",
+            threshold: SemanticConfig::default().threshold,
+            raised: None,
+            min_precision,
+            deadline,
+        };
+        let mut found = Vec::with_capacity(pairs.len());
+        for (n, chunk) in pairs
+            .iter()
+            .zip(b_vectors)
+            .collect::<Vec<_>>()
+            .chunks(64)
+            .enumerate()
+        {
+            let decisions = join_all(chunk.iter().map(|(p, v)| {
+                let near = cache.candidates(&[0; 32], v, candidates);
+                judge.decide(near, &p.b, &ask)
+            }))
+            .await;
+            found.extend(decisions.into_iter().map(|d| match d {
+                Decision::Hit {
+                    candidate:
+                        Candidate {
+                            answer: Answer::Local(response),
+                            ..
+                        },
+                    score,
+                } => {
+                    let index = std::str::from_utf8(&response.body).ok()?.parse().ok()?;
+                    Some((score.unwrap_or(1.0), index))
+                }
+                _ => None,
+            }));
+            if n % 50 == 0 {
+                eprintln!(
+                    "decided {}/{} ({:.0} queries/s)",
+                    found.len(),
+                    pairs.len(),
+                    found.len() as f64 / started.elapsed().as_secs_f64()
+                );
+            }
+        }
+        found
+    });
+    Ok(found)
+}
+
+/// Prints the retrieval outcomes, overall and per kind. A query answered with
+/// its own pair's `a` (or an identical text) is judged by the pair's label; an
+/// answer from another pair's entry has no label — in a generated split
+/// another pair's `a` is often a rewording of the same question — so it is
+/// counted apart, not as right or wrong.
+pub fn retrieval_table(
+    pairs: &[Pair],
+    found: &[Option<(f32, usize)>],
+    candidates: usize,
+    min_precision: f64,
+) {
+    println!(
+        "\n### Retrieval through the gateway's decision: verifier at min_precision \
+         {min_precision}, default vetoes, {candidates} candidates\n"
+    );
+    println!(
+        "| pairs | answered | own pair, right | own pair, wrong | precision (own pair) | recall | another pair's entry (no label) |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let mut kinds: Vec<&str> = pairs.iter().map(|p| p.kind.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    for kind in std::iter::once("(all)").chain(kinds.into_iter().filter(|k| *k != "all")) {
+        let (mut asked, mut positives, mut answered, mut right, mut wrong) = (0, 0, 0, 0, 0);
+        for (p, f) in pairs.iter().zip(found) {
+            if kind != "(all)" && p.kind != kind {
+                continue;
+            }
+            asked += 1;
+            positives += usize::from(p.label);
+            let Some((_, j)) = f else { continue };
+            answered += 1;
+            if pairs[*j].a == p.a {
+                if p.label {
+                    right += 1;
+                } else {
+                    wrong += 1;
+                }
+            }
+        }
+        let precision = if right + wrong == 0 {
+            1.0
+        } else {
+            right as f64 / (right + wrong) as f64
+        };
+        println!(
+            "| {kind} ({asked}) | {answered} | {right} | {wrong} | {precision:.3} | {:.3} | {} ({:.1} %) |",
+            right as f64 / positives.max(1) as f64,
+            answered - right - wrong,
+            100.0 * (answered - right - wrong) as f64 / asked.max(1) as f64
+        );
     }
 }
