@@ -19,6 +19,7 @@ import os
 import sys
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -47,8 +48,11 @@ def main():
             with open(os.path.join(directory, "verifier.json")) as f:
                 meta = json.load(f)
         cut = next((r["cutoff"] for r in meta.get("calibration") or [] if r["min_precision"] == 0.95), args.cut)
-        model = train.Verifier(sd, cfg, meta.get("rank", 16), 2 * meta.get("rank", 16))  # alpha = 2 x rank
-        model.load_adapter(load_file(os.path.join(directory, "adapter.safetensors")))
+        path = os.path.join(directory, "adapter.safetensors")
+        with safe_open(path, "pt") as f:
+            rank = int(meta.get("rank") or (f.metadata() or {}).get("rank", 16))
+        model = train.Verifier(sd, cfg, rank, 2 * rank)  # alpha = 2 x rank
+        model.load_adapter(load_file(path))
         got = train.scores(model, enc, pairs)
         print(f"{directory} (cut-off {cut:.4f}, {len(rows)} pairs):")
         for kind in sorted({r["kind"] for r in rows}):

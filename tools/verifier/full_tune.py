@@ -170,6 +170,16 @@ def main():
     ap.add_argument("--lexicon-indirect-min", type=int, default=1,
                     help="lexicon.word_pairs(indirect_min=K): indirect antonyms only between words tagged at "
                          "least 2K times in SemCor")
+    ap.add_argument("--typo-share", type=float, default=0.0,
+                    help="share of lexicon.typo_pairs: a training text beside itself misspelled (label 1), or a "
+                    "training row with one side misspelled, its label kept (in a negative only a shared word)")
+    ap.add_argument("--typo-pure", type=float, default=0.3,
+                    help="the share of the --typo-share pairs that are a text beside itself misspelled")
+    ap.add_argument("--typo-augment", type=float, default=0.0,
+                    help="each example of the mix (voice, noun, lexicon … rows included) has one side misspelled "
+                    "with this probability, its label kept (in a negative only a word both sides share)")
+    ap.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
+                    help="bfloat16 autocast: on where the CPU has it natively, off, or auto (when it is faster)")
     ap.add_argument("--wordnet", default="target/wordnet/dict", help="WordNet 3.0 dict/ (fetch_wordnet.sh)")
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--batch", type=int, default=32)
@@ -185,7 +195,9 @@ def main():
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
     torch.set_num_threads(args.threads)
-    bf16 = train.native_bf16() and train.bf16_pays()
+    # "auto" times both on this CPU; under load (another job beside it) that
+    # timing is noise, so it can be set.
+    bf16 = train.native_bf16() and (args.bf16 == "on" or (args.bf16 == "auto" and train.bf16_pays()))
     started = time.time()
     sd = load_file(os.path.join(MODEL, "model.safetensors"))
     with open(os.path.join(MODEL, "config.json")) as f:
@@ -265,11 +277,23 @@ def main():
             random.Random(26).shuffle(lex)
         print(f"lexicon: {len(antonyms) // 2} antonym and {len(synonyms) // 2} synonym word pairs "
               f"(the changed words of dev and validation pairs left out)", flush=True)
+    n_typo = int(args.examples * args.typo_share)
+    typos = lexicon.typo_pairs(random.Random(28), rows, n_typo, pure_share=args.typo_pure) if n_typo else []
     voice, nouns, quals, lex, order = unseen(voice), unseen(nouns), unseen(quals), unseen(lex), unseen(order)
+    typos = unseen(typos)
     rng.shuffle(rows)
-    mixed = (rows[: args.examples - n_voice - n_noun - n_qual - n_lex - n_order]
+    mixed = (rows[: args.examples - n_voice - n_noun - n_qual - n_lex - n_order - n_typo]
              + [voice[i % len(voice)] for i in range(n_voice)] + nouns[:n_noun] + quals[:n_qual] + lex[:n_lex]
-             + order[:n_order])
+             + order[:n_order] + typos[:n_typo])
+    if args.typo_augment:
+        trng = random.Random(29)
+        for i, r in enumerate(mixed):
+            if trng.random() < args.typo_augment:
+                a, b = (r["a"], r["b"]) if trng.random() < 0.5 else (r["b"], r["a"])
+                keep = None if r["label"] else {w.lower() for w in lexicon.WORD.findall(a)}
+                other = lexicon.misspelled(trng, b, keep=keep, words=2 if trng.random() < 0.25 else 1)
+                if other:
+                    mixed[i] = dict(r, a=a, b=other)
     dev = [r for r in train.load(os.path.join(args.data, "dev.jsonl"))]
     dev_order = os.path.join(args.data, "dev_order.jsonl")
     dev += train.load(dev_order) if os.path.exists(dev_order) else []
@@ -322,7 +346,8 @@ def main():
                             "order_share": args.order_share, "order_balanced": args.order_balanced,
                             "qualifier_share": args.qualifier_share, "extra_nouns": args.extra_nouns,
                             "lexicon_share": args.lexicon_share, "lexicon_positive": args.lexicon_positive,
-                            "lexicon_typos": args.lexicon_typos,
+                            "lexicon_typos": args.lexicon_typos, "typo_share": args.typo_share,
+                            "typo_pure": args.typo_pure, "typo_augment": args.typo_augment,
                             "lexicon_cross": args.lexicon_cross, "lexicon_clean": args.lexicon_clean,
                             "lexicon_indirect_min": args.lexicon_indirect_min,
                             "lr": args.lr, "bf16": bf16,

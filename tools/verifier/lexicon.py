@@ -283,3 +283,49 @@ if __name__ == "__main__":
     texts = sorted({t for r in rows for t in (r["a"], r["b"])})
     for r in swap_pairs(rng, texts, ant, syn, 30, clean=clean):
         print(r["label"], r["a"], "|", r["b"])
+
+
+def misspelled(rng, text, keep=None, words=1):
+    """`text` with `words` of its words (alphabetic, four letters or more, not
+    a stop word) each misspelled once (typo); None when it has none. `keep`:
+    only words that also occur in it (lower-cased), so a pair's distinguishing
+    word is never the one misspelled."""
+    spans = [(m.start(), m.end(), m.group(0)) for m in WORD.finditer(text)
+             if len(m.group(0)) >= 4 and m.group(0).lower() not in STOP
+             and (keep is None or m.group(0).lower() in keep)]
+    if not spans:
+        return None
+    out = text
+    for start, end, word in sorted(rng.sample(spans, min(words, len(spans))), reverse=True):
+        out = out[:start] + typo(rng, word) + out[end:]
+    return out if out != text else None
+
+
+def typo_pairs(rng, rows, n, pure_share=0.3, two_share=0.25):
+    """n pairs teaching that a misspelling changes no answer, and no label:
+    pure_share of them a text beside itself misspelled (label 1, kind
+    typo-pure); the rest a row of `rows` with one side misspelled, its label
+    kept (typo-positive / typo-negative; in a negative only a word both sides
+    share is misspelled, so the word that makes them differ stays readable).
+    two_share of the misspelled texts carry two slips, not one."""
+    texts = sorted({t for r in rows for t in (r["a"], r["b"])})
+    out = []
+    tries = 0
+    while len(out) < n and tries < 20 * n:
+        tries += 1
+        words = 2 if rng.random() < two_share else 1
+        if rng.random() < pure_share:
+            text = rng.choice(texts)
+            other = misspelled(rng, text, words=words)
+            if other:
+                out.append({"a": text, "b": other, "label": 1, "kind": "typo-pure", "family": "typo", "split": "train"})
+            continue
+        r = rng.choice(rows)
+        a, b = (r["a"], r["b"]) if rng.random() < 0.5 else (r["b"], r["a"])
+        keep = None if r["label"] else {w.lower() for w in WORD.findall(a)}
+        other = misspelled(rng, b, keep=keep, words=words)
+        if other:
+            out.append({"a": a, "b": other, "label": int(r["label"]),
+                        "kind": "typo-positive" if r["label"] else "typo-negative", "family": "typo",
+                        "split": "train", "of": r["kind"]})
+    return out
