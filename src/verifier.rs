@@ -14,6 +14,7 @@
 mod calibration;
 mod encode;
 mod model;
+mod spelling;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -158,6 +159,11 @@ impl PairModel {
     pub fn encoder(&self) -> &Encoder {
         &self.encoder
     }
+
+    /// [`Encoder::same_but_for_slips`].
+    pub fn same_but_for_slips(&self, a: &str, b: &str) -> bool {
+        self.encoder.same_but_for_slips(a, b)
+    }
 }
 
 /// Where a pair's score comes from.
@@ -183,16 +189,26 @@ impl Runner<(String, String), Option<f32>> for Batches {
 /// The verifier the gateway uses: the model behind an admission lane.
 pub struct Verifier {
     lane: Lane<(String, String), Option<f32>>,
+    model: Arc<PairModel>,
     manifest: Manifest,
 }
 
 impl Verifier {
     pub fn new(model: PairModel, limits: LaneLimits) -> Self {
         let manifest = model.manifest.clone();
+        let model = Arc::new(model);
         Self {
-            lane: Lane::new(Arc::new(Batches(Arc::new(model))), limits),
+            lane: Lane::new(Arc::new(Batches(Arc::clone(&model))), limits),
+            model,
             manifest,
         }
+    }
+
+    /// A candidate below the prefilter that is the same prompt but for
+    /// keyboard slips is read all the same ([`Encoder::same_but_for_slips`];
+    /// tokenizes only when a slip is found).
+    pub fn same_but_for_slips(&self, cached: &str, new: &str) -> bool {
+        self.model.same_but_for_slips(cached, new)
     }
 
     /// Candidates need this cosine to be verified at all.

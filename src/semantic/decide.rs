@@ -5,6 +5,8 @@
 //! - `model`: candidates above the prefilter cosine that no veto guard
 //!   refuses are read together with the query by the pair verifier; the
 //!   best-scoring one at or above the cut-off for the wanted precision wins.
+//!   A candidate below the prefilter is read when it is the same prompt but
+//!   for keyboard slips (`Verifier::same_but_for_slips`).
 
 use std::sync::Arc;
 
@@ -118,7 +120,16 @@ impl Judge {
         let floor = self.floor(ask);
         let mut vetoed = None;
         let mut readable = Vec::new();
-        for candidate in candidates.into_iter().filter(|c| c.similarity >= floor) {
+        // Below the prefilter, a candidate is read only when it is the same
+        // prompt but for keyboard slips (a misspelt word can pull the cosine
+        // of a retyped prompt far down), and only when the request did not
+        // raise its own cosine floor.
+        let slipped =
+            |c: &Candidate| ask.raised.is_none() && verifier.same_but_for_slips(&c.text, text);
+        for candidate in candidates
+            .into_iter()
+            .filter(|c| c.similarity >= floor || slipped(c))
+        {
             match vetoes.check(text, &candidate.text) {
                 Ok(()) => readable.push(candidate),
                 Err(why) => {

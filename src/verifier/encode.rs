@@ -2,12 +2,14 @@
 //! first segment and 1 for the second. A pair that fits `MAX_PAIR_TOKENS` is
 //! read whole and must match `tools/verifier/train.py` token for token. Two
 //! texts that tokenize alike are the same prompt, whatever the model would
-//! say of them ([`Reading::Same`]). A longer pair is read where the two texts
+//! say of them ([`Reading::Same`]). A keyboard slip is read as the word it
+//! slipped from ([`super::spelling`]). A longer pair is read where the two texts
 //! differ ([`differing_sentences`]); a pair whose difference does not fit, or
 //! with a text longer than `MAX_TEXT_BYTES`, is not read at all.
 
 use tokenizers::Tokenizer;
 
+use super::spelling;
 use crate::embedding::cap;
 
 /// Bytes of each text read (before tokenizing).
@@ -83,6 +85,10 @@ impl Encoder {
         if a.len() > MAX_TEXT_BYTES || b.len() > MAX_TEXT_BYTES {
             return Ok(Reading::Unreadable);
         }
+        let aligned = spelling::align(a, b, |w| self.tokenizer.token_to_id(w).is_some());
+        let (a, b) = aligned
+            .as_ref()
+            .map_or((a, b), |(a, b)| (a.as_str(), b.as_str()));
         let budget = MAX_PAIR_TOKENS - 3;
         let (x, y) = (self.ids(a)?, self.ids(b)?);
         if x.len() + y.len() > budget {
@@ -95,6 +101,23 @@ impl Encoder {
             });
         }
         Ok(self.assemble(&x, &y))
+    }
+
+    /// Whether `(a, b)` is the same prompt once its keyboard slips are read
+    /// as the words they slipped from: a prompt typed again with a slip,
+    /// whose embedding can fall below the prefilter ("Explain how vacines
+    /// work." after "Explain how vaccines work.": cosine 0.50) although the
+    /// verifier would score it 1. Cheap (word sets) unless a slip is found;
+    /// only then are the two texts tokenized.
+    pub fn same_but_for_slips(&self, a: &str, b: &str) -> bool {
+        if a.len() > MAX_TEXT_BYTES || b.len() > MAX_TEXT_BYTES {
+            return false;
+        }
+        let Some((a, b)) = spelling::align(a, b, |w| self.tokenizer.token_to_id(w).is_some())
+        else {
+            return false;
+        };
+        matches!((self.ids(&a), self.ids(&b)), (Ok(x), Ok(y)) if self.same(&x, &y))
     }
 
     fn assemble(&self, x: &[u32], y: &[u32]) -> Reading {

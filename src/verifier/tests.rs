@@ -262,3 +262,130 @@ fn the_shipped_adapter_fits_the_8_mb_budget() {
     let adapter = candle_core::safetensors::load_buffer(ADAPTER, &Device::Cpu).unwrap();
     assert!(adapter.keys().any(|k| k.ends_with(".lora_a")));
 }
+
+#[test]
+fn a_keyboard_slip_is_one_of_four_edits_never_the_first_letter() {
+    use super::spelling::slip;
+    for (x, y) in [
+        ("string", "stirng"),     // neighbours transposed
+        ("chicago", "chicgo"),    // a letter left out in the middle
+        ("account", "acount"),    // a doubled letter left out
+        ("juliet", "juliett"),    // a doubled last letter
+        ("calories", "calroies"), // transposed
+        ("facebook", "facebok"),
+        ("summarize", "summarise"), // s is next to z
+        ("shower", "shiwer"),       // o -> i: neighbours
+    ] {
+        assert!(slip(x, y) && slip(y, x), "{x} / {y}");
+    }
+    for (x, y) in [
+        ("react", "preact"),        // first letter
+        ("typical", "atypical"),    // first letter
+        ("json", "jsonb"),          // a letter added at the end
+        ("autumn", "autum"),        // a last letter left out (plurals look alike)
+        ("abduction", "adduction"), // b and d are not neighbours
+        ("butane", "butene"),
+        ("benefits", "benifits"),
+        ("string", "string"),
+        ("recommend", "reccomend"), // two slips
+        ("hat", "hate"),
+    ] {
+        assert!(!slip(x, y) && !slip(y, x), "{x} / {y}");
+    }
+}
+
+#[test]
+fn a_slipped_word_is_read_as_the_word_it_slipped_from() {
+    use super::spelling::align;
+    let enc = encoder();
+    let tokenizer = Tokenizer::from_file(model_dir().join("tokenizer.json")).unwrap();
+    let known = |w: &str| tokenizer.token_to_id(w).is_some();
+    // The slipped word, on either side, becomes the known one; the rest of
+    // the text (case, punctuation, other words) is kept.
+    assert_eq!(
+        align(
+            "How do I convert a string to an integer in Python?",
+            "how do i convert a stirng to an integer in python",
+            known
+        ),
+        Some((
+            "How do I convert a string to an integer in Python?".to_string(),
+            "how do i convert a string to an integer in python".to_string()
+        ))
+    );
+    assert_eq!(
+        align(
+            "What time zone is Chicgo in?",
+            "What time zone is Chicago in?",
+            known
+        ),
+        Some((
+            "What time zone is chicago in?".to_string(),
+            "What time zone is Chicago in?".to_string()
+        ))
+    );
+    // Both unknown and five letters or more: names.
+    assert!(
+        align(
+            "What made Spotify stop Shopify?",
+            "What made Spotify stop Shopiffy?",
+            known
+        )
+        .is_some()
+    );
+    // Two known words, a change of first letter, no unique partner, or a
+    // word both sides have: nothing is aligned.
+    for (a, b) in [
+        (
+            "What causes a rainbow to form?",
+            "What causes a rainbow to from?",
+        ),
+        (
+            "Is React faster than Preact?",
+            "Is Preact faster than React?",
+        ),
+        ("What is typical pneumonia?", "What is atypical pneumonia?"),
+        ("What is JSON in Postgres?", "What is JSONB in Postgres?"),
+        ("Does MySQL support JSON?", "Does MSSQL support JSON?"),
+        ("Is it safe?", "Is it safe?"),
+    ] {
+        assert_eq!(align(a, b, known), None, "{a} / {b}");
+    }
+    // Through the encoder: a text beside itself with a slip is the same
+    // prompt; a slip beside an opposite is still read by the model, as the
+    // opposite alone.
+    assert_eq!(
+        enc.read(
+            "How do I delete my Facebook account?",
+            "how do i delete my facebok account"
+        )
+        .unwrap(),
+        Reading::Same
+    );
+    assert_eq!(
+        read(
+            &enc,
+            "How do I enable dark mode in Chrome?",
+            "How do I disable dark mode in Chorme?"
+        ),
+        read(
+            &enc,
+            "How do I enable dark mode in Chrome?",
+            "How do I disable dark mode in chrome?"
+        )
+    );
+    // Read below the prefilter only when the slips are all that differs.
+    assert!(enc.same_but_for_slips("Explain how vaccines work.", "explain how vacines work"));
+    assert!(!enc.same_but_for_slips(
+        "How do I enable dark mode in Chrome?",
+        "How do I disable dark mode in Chorme?"
+    ));
+    assert!(!enc.same_but_for_slips("Explain how vaccines work.", "Explain how vaccines work."));
+    // A slip in a long pair is aligned before the pair is cut to where it differs.
+    let pasted = "The quick brown fox jumps over the lazy dog. ".repeat(30);
+    let (a, b) = (
+        format!("{pasted}Summarize this paragraph."),
+        format!("{pasted}Summarize this paragrpah."),
+    );
+    assert_eq!(enc.read(&a, &b).unwrap(), Reading::Same);
+}

@@ -235,6 +235,72 @@ async fn rewordings_around_an_infinitive_to_hit_and_swapped_directions_do_not() 
     }
 }
 
+#[tokio::test]
+async fn a_misspelt_repeat_hits_and_a_misspelt_near_miss_does_not() {
+    let mock = mock().await;
+    let mut config = config_for(&mock);
+    with_l2(&mut config);
+    let gw = start(config).await;
+    // Keyboard slips (a letter transposed, left out, or a neighbouring key):
+    // read as the word they slipped from (src/verifier/spelling.rs), so the
+    // same question. The shipped adapter alone scored "stirng" 0.015.
+    let misspelt = [
+        (
+            "How do I change the oil in my car?",
+            "how do I chnage the oil in my car",
+        ),
+        (
+            "What is the tallest mountain in Africa?",
+            "What is the tallest moutain in Africa?",
+        ),
+        (
+            "How do I merge two dictionaries in Python?",
+            "how do i merge two dictionaires in python",
+        ),
+        (
+            "How do I convert a string to an integer in Python?",
+            "how do i convert a stirng to an integer in python",
+        ),
+    ];
+    for (n, (cached, asked)) in misspelt.iter().enumerate() {
+        assert_eq!(
+            pair(&gw, n, cached, asked, &[]).await,
+            "hit-l2",
+            "{asked:?} after {cached:?}"
+        );
+    }
+    // A slip can pull the cosine of a retyped prompt below the prefilter
+    // (0.50 here): read all the same, unless the request raised its own
+    // cosine floor.
+    let (cached, asked) = ("Explain how vaccines work.", "Explain how vacines work.");
+    assert_eq!(pair(&gw, 10, cached, asked, &[]).await, "hit-l2");
+    let raised = [("x-gateway-semantic-threshold", "0.9")];
+    assert_eq!(pair(&gw, 11, cached, asked, &raised).await, "miss");
+    // A slip beside the word that makes them differ changes nothing either.
+    let near_misses = [
+        (
+            "How do I enable dark mode in Chrome?",
+            "How do I disable dark mode in Chorme?",
+        ),
+        (
+            "What are the advantages of nuclear power?",
+            "What are the disadvantages of nuclaer power?",
+        ),
+        (
+            "How do I say hello in Italian?",
+            "How do I say hello in Portugese?",
+        ),
+        ("Did Apple sue Samsung?", "Did Samsung sue Aple?"),
+    ];
+    for (n, (cached, asked)) in near_misses.iter().enumerate() {
+        assert_eq!(
+            pair(&gw, 20 + n, cached, asked, &[]).await,
+            "miss",
+            "{asked:?} was answered with the answer to {cached:?}"
+        );
+    }
+}
+
 /// A pasted text longer than the verifier's window (~1,000 bytes, ~200
 /// tokens: two of them do not fit 256 tokens together).
 const POLICY: &str = "Items bought in our stores or on our website can be returned within thirty \

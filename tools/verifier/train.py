@@ -29,6 +29,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 
+import spelling
+
 # Must match src/verifier/encode.rs.
 MAX_TEXT_BYTES = 2048
 MAX_PAIR_TOKENS = 256
@@ -65,6 +67,7 @@ class Encoder:
         self.tok.no_truncation()
         self.tok.no_padding()
         self.cache = {}
+        self.vocab = None
 
     def ids(self, text):
         got = self.cache.get(text)
@@ -72,6 +75,13 @@ class Encoder:
             got = self.tok.encode(cap_bytes(text), add_special_tokens=False).ids
             self.cache[text] = got
         return got
+
+    def align(self, a, b):
+        """The pair with its keyboard slips read as the words they slipped
+        from (spelling.py, the gateway's src/verifier/spelling.rs)."""
+        if self.vocab is None:
+            self.vocab = {t for t in self.tok.get_vocab() if t.isalpha()}
+        return spelling.align(a, b, self.vocab)
 
     def same(self, a, b):
         """The gateway's Reading::Same (src/verifier/encode.rs): the same
@@ -272,6 +282,7 @@ def collate(enc, pairs):
 @torch.no_grad()
 def scores(model, enc, pairs, size=128):
     model.eval()
+    pairs = [enc.align(a, b) for a, b in pairs]
     out = []
     order = sorted(range(len(pairs)), key=lambda i: len(enc.ids(pairs[i][0])) + len(enc.ids(pairs[i][1])))
     result = [0.0] * len(pairs)
@@ -602,7 +613,9 @@ def validate_and_write(model, enc, sd, cfg, val, args, adapter, training):
     labels = [int(r["label"]) for r in val]
     probs = scores(model, enc, pairs)
     cos = cosines(sd, cfg, enc, pairs)
-    keep = [c >= args.prefilter for c in cos]
+    # As the gateway: above the prefilter, or the same prompt but for keyboard
+    # slips (src/verifier/encode.rs same_but_for_slips, from stop 39).
+    keep = [c >= args.prefilter or enc.same(*enc.align(a, b)) for c, (a, b) in zip(cos, pairs)]
     points = curve(probs, labels, keep)
     print(f"\nvalidation: {len(val)} pairs, {sum(keep)} above the prefilter cosine {args.prefilter}")
     print("| cut-off | precision | recall |")

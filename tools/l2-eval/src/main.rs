@@ -237,7 +237,7 @@ fn main() -> anyhow::Result<()> {
         let scores = verified::score(&verifier, &pairs, &cos, floor);
         verified::tables(&verifier, &pairs, &cos, &scores, cli.threshold);
         if let Some(path) = &cli.dump {
-            verified::dump(path, &pairs, &cos, &scores)?;
+            verified::dump(path, &verifier, &pairs, &cos, &scores)?;
         }
     }
     if cli.pairwise_only {

@@ -20,7 +20,11 @@ use crate::Pair;
 /// it cannot read whole: never a hit either way).
 pub fn score(model: &PairModel, pairs: &[Pair], cos: &[f32], prefilter: f32) -> Vec<Option<f32>> {
     let started = Instant::now();
-    let todo: Vec<usize> = (0..pairs.len()).filter(|&i| cos[i] >= prefilter).collect();
+    // As the gateway decides: pairs above the prefilter, and below it those
+    // that are the same prompt but for keyboard slips.
+    let todo: Vec<usize> = (0..pairs.len())
+        .filter(|&i| cos[i] >= prefilter || model.same_but_for_slips(&pairs[i].a, &pairs[i].b))
+        .collect();
     let mut out = vec![None; pairs.len()];
     let mut unreadable = 0;
     // Similar lengths together: less padding per batch.
@@ -55,10 +59,13 @@ pub fn score(model: &PairModel, pairs: &[Pair], cos: &[f32], prefilter: f32) -> 
     out
 }
 
-/// Every pair's kind, label, cosine, score and the default veto that refuses
-/// it (`veto`: "numbers", "direction", … or null), as JSON lines.
+/// Every pair's kind, label, cosine, score, whether it is the same prompt but
+/// for keyboard slips (`slips`: read below the prefilter too) and the default
+/// veto that refuses it (`veto`: "numbers", "direction", … or null), as JSON
+/// lines.
 pub fn dump(
     path: &std::path::Path,
+    model: &PairModel,
     pairs: &[Pair],
     cos: &[f32],
     scores: &[Option<f32>],
@@ -69,7 +76,7 @@ pub fn dump(
     for (i, p) in pairs.iter().enumerate() {
         // The first veto that refuses the pair, if any.
         let veto = vetoes.check(&p.b, &p.a).err().map(|r| r.label());
-        let line = serde_json::json!({"kind": p.kind, "label": u8::from(p.label), "cos": cos[i], "score": scores[i], "vetoes_pass": veto.is_none(), "veto": veto});
+        let line = serde_json::json!({"kind": p.kind, "label": u8::from(p.label), "cos": cos[i], "score": scores[i], "slips": model.same_but_for_slips(&p.a, &p.b), "vetoes_pass": veto.is_none(), "veto": veto});
         out.push_str(&line.to_string());
         out.push('\n');
     }
