@@ -211,6 +211,11 @@ impl Verifier {
         self.model.same_but_for_slips(cached, new)
     }
 
+    /// The pair with its keyboard slips aligned ([`Encoder::aligned`]).
+    pub fn aligned(&self, cached: &str, new: &str) -> Option<(String, String)> {
+        self.model.encoder.aligned(cached, new)
+    }
+
     /// Candidates need this cosine to be verified at all.
     pub fn prefilter(&self) -> f32 {
         self.manifest.prefilter

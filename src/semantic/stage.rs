@@ -16,11 +16,12 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use super::decide::{Ask, Decision, Judge};
-use super::entry::{Answer, NewEntry};
+use super::entry::{Answer, Candidate, NewEntry};
 use super::keys::{EntryId, PartitionKey, partition_of};
 use super::store::SemanticCache;
 use crate::cache::CachedResponse;
 use crate::embedding::Embedder;
+use crate::index::similarity;
 use crate::metrics::Metrics;
 use crate::verifier::MAX_TEXT_BYTES;
 
@@ -184,6 +185,9 @@ impl L2 {
             span.record("gateway.l2.candidates", candidates.len());
             candidates
         };
+        let candidates = self
+            .reread_slips(query.tenant, query.raised, &text, candidates, deadline)
+            .await;
         let probe = Probe {
             l2: Arc::clone(self),
             peers: Arc::clone(peers),
@@ -206,6 +210,53 @@ impl L2 {
             .instrument(verify)
             .await;
         self.conclude(peers, decision, query.scope, probe).await
+    }
+
+    /// In `model` mode, a candidate below the verifier's prefilter whose pair
+    /// has keyboard slips (`crate::verifier::spelling`) gets the cosine of the
+    /// pair as the verifier reads it — the two texts with the slips aligned,
+    /// embedded again — when that is higher: a slip can pull a rewording's
+    /// cosine far down ("whats the captial of australia" against "What is the
+    /// capital city of Australia?": 0.65; aligned, above the prefilter). Two
+    /// more embeddings (the embedder's cache, lane and deadline), only for
+    /// such candidates; none when the request raised its own cosine floor.
+    /// A refused embedding leaves the candidate as it was.
+    async fn reread_slips(
+        &self,
+        tenant: &str,
+        raised: Option<f32>,
+        text: &str,
+        mut candidates: Vec<Candidate>,
+        deadline: Instant,
+    ) -> Vec<Candidate> {
+        let Judge::Model { verifier, .. } = &self.judge else {
+            return candidates;
+        };
+        if raised.is_some() {
+            return candidates;
+        }
+        let floor = verifier.prefilter();
+        let mut moved = false;
+        for candidate in candidates.iter_mut().filter(|c| c.similarity < floor) {
+            let Some((cached, new)) = verifier.aligned(&candidate.text, text) else {
+                continue;
+            };
+            let (a, b) = tokio::join!(
+                self.embedder.embed(tenant, &cached, deadline),
+                self.embedder.embed(tenant, &new, deadline)
+            );
+            if let (Ok(a), Ok(b)) = (a, b) {
+                let read = similarity(&a, &b);
+                if read > candidate.similarity {
+                    candidate.similarity = read;
+                    moved = true;
+                }
+            }
+        }
+        if moved {
+            candidates.sort_by(|x, y| y.similarity.total_cmp(&x.similarity));
+        }
+        candidates
     }
 
     /// Turns the decision into a hit (its answer fetched when a peer holds

@@ -110,14 +110,20 @@ impl Encoder {
     /// verifier would score it 1. Cheap (word sets) unless a slip is found;
     /// only then are the two texts tokenized.
     pub fn same_but_for_slips(&self, a: &str, b: &str) -> bool {
-        if a.len() > MAX_TEXT_BYTES || b.len() > MAX_TEXT_BYTES {
-            return false;
-        }
-        let Some((a, b)) = spelling::align(a, b, |w| self.tokenizer.token_to_id(w).is_some())
-        else {
+        let Some((a, b)) = self.aligned(a, b) else {
             return false;
         };
         matches!((self.ids(&a), self.ids(&b)), (Ok(x), Ok(y)) if self.same(&x, &y))
+    }
+
+    /// `(a, b)` with its keyboard slips read as the words they slipped from
+    /// ([`spelling::align`]); `None` when it has none or a text is over
+    /// `MAX_TEXT_BYTES`.
+    pub fn aligned(&self, a: &str, b: &str) -> Option<(String, String)> {
+        if a.len() > MAX_TEXT_BYTES || b.len() > MAX_TEXT_BYTES {
+            return None;
+        }
+        spelling::align(a, b, |w| self.tokenizer.token_to_id(w).is_some())
     }
 
     fn assemble(&self, x: &[u32], y: &[u32]) -> Reading {

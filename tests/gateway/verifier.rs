@@ -276,6 +276,26 @@ async fn a_misspelt_repeat_hits_and_a_misspelt_near_miss_does_not() {
     assert_eq!(pair(&gw, 10, cached, asked, &[]).await, "hit-l2");
     let raised = [("x-gateway-semantic-threshold", "0.9")];
     assert_eq!(pair(&gw, 11, cached, asked, &raised).await, "miss");
+    // A rewording with slips whose cosine the slips pulled below the
+    // prefilter (0.65, 0.52) is judged by the cosine of the aligned texts
+    // (0.88, 0.99) and read.
+    let reworded = [
+        (
+            "What is the capital city of Australia?",
+            "whats the captial of australia",
+        ),
+        (
+            "How do I improve my credit score?",
+            "how can i imporve my credit scroe",
+        ),
+    ];
+    for (n, (cached, asked)) in reworded.iter().enumerate() {
+        assert_eq!(
+            pair(&gw, 12 + n, cached, asked, &[]).await,
+            "hit-l2",
+            "{asked:?} after {cached:?}"
+        );
+    }
     // A slip beside the word that makes them differ changes nothing either.
     let near_misses = [
         (

@@ -29,13 +29,15 @@ def main():
     rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
     labels = [r["label"] for r in rows]
     probs = [r["score"] if r["score"] is not None else 0.0 for r in rows]
-    low = min(r["cos"] for r in rows if r["score"] is not None and not r.get("slips", False))
+    low = min(r.get("read_cos", r["cos"]) for r in rows if r["score"] is not None and not r.get("slips", False))
     for p in (float(x) for x in sys.argv[2].split(",")):
         if p < low - 1e-3:  # cosines are stored rounded
             raise SystemExit(f"the dump scored pairs down to cosine {low:.3f} only; prefilter {p} needs a lower one")
         # Below the prefilter the gateway reads a pair only when it is the same
         # prompt but for keyboard slips (dumps from stop 39 on carry `slips`).
-        keep = [(r["cos"] >= p or r.get("slips", False)) and r["score"] is not None for r in rows]
+        # `read_cos` (from stop 39): the cosine of the pair with its slips aligned, when higher.
+        keep = [(r.get("read_cos", r["cos"]) >= p or r.get("slips", False)) and r["score"] is not None
+                for r in rows]
         for row in calibrate(curve(probs, labels, keep), [0.95, 0.97], 200):
             cut = row["cutoff"]
             hit = [k and s >= cut and r["vetoes_pass"] for k, s, r in zip(keep, probs, rows)]

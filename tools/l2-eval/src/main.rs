@@ -208,6 +208,49 @@ fn answers(
         .collect()
 }
 
+/// The cosine of each pair as the gateway's verifier stage reads it: a pair
+/// below `floor` with keyboard slips (`Encoder::aligned`) gets the cosine of
+/// its aligned texts when that is higher (src/semantic/stage.rs
+/// `reread_slips`). Those texts are embedded here, uncached (few).
+fn read_cosines(
+    model: &LocalModel,
+    verifier: &PairModel,
+    pairs: &[Pair],
+    cos: &[f32],
+    floor: f32,
+    batch: usize,
+) -> anyhow::Result<Vec<f32>> {
+    let mut out = cos.to_vec();
+    let slipped: Vec<(usize, (String, String))> = (0..pairs.len())
+        .filter(|&i| cos[i] < floor)
+        .filter_map(|i| {
+            verifier
+                .encoder()
+                .aligned(&pairs[i].a, &pairs[i].b)
+                .map(|p| (i, p))
+        })
+        .collect();
+    if slipped.is_empty() {
+        return Ok(out);
+    }
+    let a: Vec<String> = slipped.iter().map(|(_, (a, _))| a.clone()).collect();
+    let b: Vec<String> = slipped.iter().map(|(_, (_, b))| b.clone()).collect();
+    let (va, vb) = (embed_all(model, &a, batch)?, embed_all(model, &b, batch)?);
+    let mut raised = 0;
+    for (((i, _), x), y) in slipped.iter().zip(&va).zip(&vb) {
+        let read = g_aigateway::index::similarity(x, y);
+        if read > out[*i] {
+            raised += usize::from(read >= floor);
+            out[*i] = read;
+        }
+    }
+    eprintln!(
+        "{} pairs below the prefilter have keyboard slips; aligned, {raised} of them reach it",
+        slipped.len()
+    );
+    Ok(out)
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let pairs = read_pairs(&cli)?;
@@ -234,10 +277,11 @@ fn main() -> anyhow::Result<()> {
             .map(|(x, y)| g_aigateway::index::similarity(x, y))
             .collect();
         let floor = cli.prefilter.unwrap_or(verifier.manifest.prefilter);
-        let scores = verified::score(&verifier, &pairs, &cos, floor);
+        let read_cos = read_cosines(&model, &verifier, &pairs, &cos, floor, cli.batch)?;
+        let scores = verified::score(&verifier, &pairs, &read_cos, floor);
         verified::tables(&verifier, &pairs, &cos, &scores, cli.threshold);
         if let Some(path) = &cli.dump {
-            verified::dump(path, &verifier, &pairs, &cos, &scores)?;
+            verified::dump(path, &verifier, &pairs, &cos, &read_cos, &scores)?;
         }
     }
     if cli.pairwise_only {

@@ -20,8 +20,9 @@ use crate::Pair;
 /// it cannot read whole: never a hit either way).
 pub fn score(model: &PairModel, pairs: &[Pair], cos: &[f32], prefilter: f32) -> Vec<Option<f32>> {
     let started = Instant::now();
-    // As the gateway decides: pairs above the prefilter, and below it those
-    // that are the same prompt but for keyboard slips.
+    // As the gateway decides: pairs above the prefilter (`cos`: as the
+    // verifier stage reads them, slips aligned), and below it those that are
+    // the same prompt but for keyboard slips.
     let todo: Vec<usize> = (0..pairs.len())
         .filter(|&i| cos[i] >= prefilter || model.same_but_for_slips(&pairs[i].a, &pairs[i].b))
         .collect();
@@ -59,15 +60,17 @@ pub fn score(model: &PairModel, pairs: &[Pair], cos: &[f32], prefilter: f32) -> 
     out
 }
 
-/// Every pair's kind, label, cosine, score, whether it is the same prompt but
-/// for keyboard slips (`slips`: read below the prefilter too) and the default
-/// veto that refuses it (`veto`: "numbers", "direction", … or null), as JSON
-/// lines.
+/// Every pair's kind, label, cosine, the cosine the verifier stage reads
+/// (`read_cos`: of the texts with keyboard slips aligned, when higher), score,
+/// whether it is the same prompt but for keyboard slips (`slips`: read below
+/// the prefilter too) and the default veto that refuses it (`veto`:
+/// "numbers", "direction", … or null), as JSON lines.
 pub fn dump(
     path: &std::path::Path,
     model: &PairModel,
     pairs: &[Pair],
     cos: &[f32],
+    read_cos: &[f32],
     scores: &[Option<f32>],
 ) -> std::io::Result<()> {
     // Whether the shipped vetoes (`semantic.vetoes`) let the pair through.
@@ -76,7 +79,7 @@ pub fn dump(
     for (i, p) in pairs.iter().enumerate() {
         // The first veto that refuses the pair, if any.
         let veto = vetoes.check(&p.b, &p.a).err().map(|r| r.label());
-        let line = serde_json::json!({"kind": p.kind, "label": u8::from(p.label), "cos": cos[i], "score": scores[i], "slips": model.same_but_for_slips(&p.a, &p.b), "vetoes_pass": veto.is_none(), "veto": veto});
+        let line = serde_json::json!({"kind": p.kind, "label": u8::from(p.label), "cos": cos[i], "read_cos": read_cos[i], "score": scores[i], "slips": model.same_but_for_slips(&p.a, &p.b), "vetoes_pass": veto.is_none(), "veto": veto});
         out.push_str(&line.to_string());
         out.push('\n');
     }
