@@ -183,6 +183,18 @@ def typo(rng, word):
     return word[:i] + word[i + 1:]
 
 
+def misspelling(rng, word):
+    """One misspelling that is not a slip of the keyboard (stop 40's
+    development check, typo_dev.py --misspell): a vowel written for another,
+    or the last letter left out; never the first letter."""
+    vowels = [i for i in range(1, len(word)) if word[i].lower() in "aeiou"]
+    if vowels and rng.random() < 0.7:
+        i = rng.choice(vowels)
+        c = rng.choice([v for v in "aeiou" if v != word[i].lower()])
+        return word[:i] + (c.upper() if word[i].isupper() else c) + word[i + 1:]
+    return word[:-1]
+
+
 def _name_like(text, start, word):
     """A capitalised word inside a sentence: part of a name ("Real Madrid",
     "Nobel Peace Prize"), where a swap makes nonsense, not an opposite."""
@@ -285,7 +297,7 @@ if __name__ == "__main__":
         print(r["label"], r["a"], "|", r["b"])
 
 
-def misspelled(rng, text, keep=None, words=1):
+def misspelled(rng, text, keep=None, words=1, edit=None):
     """`text` with `words` of its words (alphabetic, four letters or more, not
     a stop word) each misspelled once (typo); None when it has none. `keep`:
     only words that also occur in it (lower-cased), so a pair's distinguishing
@@ -297,11 +309,11 @@ def misspelled(rng, text, keep=None, words=1):
         return None
     out = text
     for start, end, word in sorted(rng.sample(spans, min(words, len(spans))), reverse=True):
-        out = out[:start] + typo(rng, word) + out[end:]
+        out = out[:start] + (edit or typo)(rng, word) + out[end:]
     return out if out != text else None
 
 
-def typo_pairs(rng, rows, n, pure_share=0.3, two_share=0.25):
+def typo_pairs(rng, rows, n, pure_share=0.3, two_share=0.25, edit=None):
     """n pairs teaching that a misspelling changes no answer, and no label:
     pure_share of them a text beside itself misspelled (label 1, kind
     typo-pure); the rest a row of `rows` with one side misspelled, its label
@@ -316,14 +328,14 @@ def typo_pairs(rng, rows, n, pure_share=0.3, two_share=0.25):
         words = 2 if rng.random() < two_share else 1
         if rng.random() < pure_share:
             text = rng.choice(texts)
-            other = misspelled(rng, text, words=words)
+            other = misspelled(rng, text, words=words, edit=edit)
             if other:
                 out.append({"a": text, "b": other, "label": 1, "kind": "typo-pure", "family": "typo", "split": "train"})
             continue
         r = rng.choice(rows)
         a, b = (r["a"], r["b"]) if rng.random() < 0.5 else (r["b"], r["a"])
         keep = None if r["label"] else {w.lower() for w in WORD.findall(a)}
-        other = misspelled(rng, b, keep=keep, words=words)
+        other = misspelled(rng, b, keep=keep, words=words, edit=edit)
         if other:
             out.append({"a": a, "b": other, "label": int(r["label"]),
                         "kind": "typo-positive" if r["label"] else "typo-negative", "family": "typo",
