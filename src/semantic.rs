@@ -18,7 +18,7 @@ mod stage;
 mod store;
 mod verify;
 
-pub use decide::{Ask, Decision, Judge};
+pub use decide::{Ask, Decision, Judge, raise_reread};
 pub use entry::{Answer, Candidate, Lookup, NewEntry, Stats, prompt};
 pub use keys::{Archived, EntryId, PartitionKey, entry_id, graph_key, id_hex, partition_of};
 pub use stage::{Fetched, L2, L2Lookup, Peers, Probe, Query};

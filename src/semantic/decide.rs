@@ -106,6 +106,35 @@ impl Judge {
         }
     }
 
+    /// In `model` mode, the candidates below the verifier's prefilter whose
+    /// pair has keyboard slips (`crate::verifier::spelling`), by position,
+    /// with the pair's two texts as the verifier reads them (slips aligned):
+    /// their cosine is worth measuring again, since a slip can pull a
+    /// rewording's cosine far down ("whats the captial of australia" against
+    /// "What is the capital city of Australia?": 0.65; aligned, 0.88). None
+    /// when the request raised its own cosine floor. The L2 stage embeds
+    /// them (`stage.rs`), `l2-eval` too; [`raise_reread`] applies what they find.
+    pub fn slipped(
+        &self,
+        candidates: &[Candidate],
+        text: &str,
+        raised: Option<f32>,
+    ) -> Vec<(usize, (String, String))> {
+        let Self::Model { verifier, .. } = self else {
+            return Vec::new();
+        };
+        if raised.is_some() {
+            return Vec::new();
+        }
+        let floor = verifier.prefilter();
+        candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.similarity < floor)
+            .filter_map(|(i, c)| verifier.aligned(&c.text, text).map(|pair| (i, pair)))
+            .collect()
+    }
+
     pub async fn decide(&self, candidates: Vec<Candidate>, text: &str, ask: &Ask<'_>) -> Decision {
         let (verifier, vetoes) = match self {
             Self::Off => {
@@ -173,6 +202,24 @@ impl Judge {
                 why: if read { "verifier" } else { "too_long" },
             },
         }
+    }
+}
+
+/// Each candidate at `position` gets the cosine `read` of its texts as the
+/// verifier reads them ([`Judge::slipped`]) when that is higher; the
+/// candidates stay in order of similarity.
+pub fn raise_reread(candidates: &mut [Candidate], reread: impl IntoIterator<Item = (usize, f32)>) {
+    let mut moved = false;
+    for (position, read) in reread {
+        if let Some(candidate) = candidates.get_mut(position)
+            && read > candidate.similarity
+        {
+            candidate.similarity = read;
+            moved = true;
+        }
+    }
+    if moved {
+        candidates.sort_by(|x, y| y.similarity.total_cmp(&x.similarity));
     }
 }
 

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use super::decide::{Ask, Decision, Judge};
+use super::decide::{Ask, Decision, Judge, raise_reread};
 use super::entry::{Answer, Candidate, NewEntry};
 use super::keys::{EntryId, PartitionKey, partition_of};
 use super::store::SemanticCache;
@@ -213,14 +213,12 @@ impl L2 {
     }
 
     /// In `model` mode, a candidate below the verifier's prefilter whose pair
-    /// has keyboard slips (`crate::verifier::spelling`) gets the cosine of the
-    /// pair as the verifier reads it — the two texts with the slips aligned,
-    /// embedded again — when that is higher: a slip can pull a rewording's
-    /// cosine far down ("whats the captial of australia" against "What is the
-    /// capital city of Australia?": 0.65; aligned, above the prefilter). Two
-    /// more embeddings (the embedder's cache, lane and deadline), only for
-    /// such candidates; none when the request raised its own cosine floor.
-    /// A refused embedding leaves the candidate as it was.
+    /// has keyboard slips ([`Judge::slipped`]) gets the cosine of the pair as
+    /// the verifier reads it — the two texts with the slips aligned, embedded
+    /// again — when that is higher ([`raise_reread`]). Two more embeddings (the
+    /// embedder's cache, lane and deadline), only for such candidates; none
+    /// when the request raised its own cosine floor. A refused embedding
+    /// leaves the candidate as it was.
     async fn reread_slips(
         &self,
         tenant: &str,
@@ -229,33 +227,18 @@ impl L2 {
         mut candidates: Vec<Candidate>,
         deadline: Instant,
     ) -> Vec<Candidate> {
-        let Judge::Model { verifier, .. } = &self.judge else {
-            return candidates;
-        };
-        if raised.is_some() {
-            return candidates;
-        }
-        let floor = verifier.prefilter();
-        let mut moved = false;
-        for candidate in candidates.iter_mut().filter(|c| c.similarity < floor) {
-            let Some((cached, new)) = verifier.aligned(&candidate.text, text) else {
-                continue;
-            };
+        let slipped = self.judge.slipped(&candidates, text, raised);
+        let mut reread = Vec::with_capacity(slipped.len());
+        for (position, (cached, new)) in slipped {
             let (a, b) = tokio::join!(
                 self.embedder.embed(tenant, &cached, deadline),
                 self.embedder.embed(tenant, &new, deadline)
             );
             if let (Ok(a), Ok(b)) = (a, b) {
-                let read = similarity(&a, &b);
-                if read > candidate.similarity {
-                    candidate.similarity = read;
-                    moved = true;
-                }
+                reread.push((position, similarity(&a, &b)));
             }
         }
-        if moved {
-            candidates.sort_by(|x, y| y.similarity.total_cmp(&x.similarity));
-        }
+        raise_reread(&mut candidates, reread);
         candidates
     }
 

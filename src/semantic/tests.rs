@@ -555,3 +555,25 @@ fn a_damaged_saved_graph_is_refused_and_the_partition_rebuilt() {
         std::thread::yield_now();
     }
 }
+
+#[test]
+fn a_reread_cosine_raises_a_candidate_and_keeps_them_in_order() {
+    let candidate = |text: &str, similarity: f32| Candidate {
+        answer: Answer::Remote(entry_id(&[0; 32], text)),
+        text: text.to_string(),
+        similarity,
+    };
+    let mut candidates = vec![
+        candidate("first", 0.85),
+        candidate("second", 0.70),
+        candidate("third", 0.60),
+    ];
+    // The third read with its slips aligned is closer than either; a lower
+    // reading and a position past the end change nothing.
+    raise_reread(&mut candidates, [(2, 0.90), (1, 0.50), (7, 0.99)]);
+    let order: Vec<(&str, f32)> = candidates
+        .iter()
+        .map(|c| (c.text.as_str(), c.similarity))
+        .collect();
+    assert_eq!(order, [("third", 0.90), ("first", 0.85), ("second", 0.70)]);
+}

@@ -17,9 +17,11 @@
 //! Retrieval (without `--pairwise-only`) inserts every `a` in one partition
 //! and asks every `b` of it, so each query meets every other pair's entries:
 //! with `--verifier` also through the gateway's own decision (`Judge::Model`:
-//! the `--candidates` nearest entries, the prefilter, the default vetoes, the
-//! verifier at `--min-precision`), each answer judged by the label of the
-//! query's own pair or counted apart when it is another pair's entry.
+//! the `--candidates` nearest entries, a candidate below the prefilter with
+//! keyboard slips given the cosine of its aligned texts as the L2 stage gives
+//! it, the prefilter, the default vetoes, the verifier at `--min-precision`),
+//! each answer judged by the label of the query's own pair or counted apart
+//! when it is another pair's entry.
 //!
 //! `cargo run --release -p l2-eval -- ../shared/data/qqp_dev.jsonl` (add
 //! `--ablation` for each guard alone; `--verifier` for the pair verifier)
@@ -331,9 +333,11 @@ fn main() -> anyhow::Result<()> {
         if name == "cosine"
             && let Some(source) = &verifier_source
         {
-            let model = PairModel::load(&cli.model_dir, source)?;
+            let pair_model = PairModel::load(&cli.model_dir, source)?;
             let found = verified::retrieval(
-                model,
+                pair_model,
+                &model,
+                cli.batch,
                 &cache,
                 &pairs,
                 &b_vectors,

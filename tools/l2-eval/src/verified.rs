@@ -11,7 +11,11 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use g_aigateway::admission::LaneLimits;
 use g_aigateway::config::{Guard, SemanticConfig};
-use g_aigateway::semantic::{Answer, Ask, Candidate, Decision, Guards, Judge, SemanticCache};
+use g_aigateway::embedding::LocalModel;
+use g_aigateway::index::similarity;
+use g_aigateway::semantic::{
+    Answer, Ask, Candidate, Decision, Guards, Judge, SemanticCache, raise_reread,
+};
 use g_aigateway::verifier::{PairModel, Verifier};
 
 use crate::Pair;
@@ -247,10 +251,16 @@ pub fn tables(
 /// `candidates` entries of `cache` nearest its vector, decided by
 /// `Judge::Model` (the prefilter, the shipped default vetoes, `model` at
 /// `min_precision`) — the answer's index (the entry's body) and the
-/// verifier's score, or `None`. Queries run 64 at a time, so the verifier's
-/// lane batches their pairs as it does under load.
+/// verifier's score, or `None`. As in the L2 stage, a candidate below the
+/// prefilter with keyboard slips is first given the cosine of its texts with
+/// the slips aligned (`Judge::slipped`, embedded here by `embedder`,
+/// `raise_reread`). Queries run 64 at a time, so the verifier's lane batches
+/// their pairs as it does under load.
+#[allow(clippy::too_many_arguments)]
 pub fn retrieval(
     model: PairModel,
+    embedder: &LocalModel,
+    batch: usize,
     cache: &SemanticCache,
     pairs: &[Pair],
     b_vectors: &[Arc<[f32]>],
@@ -261,6 +271,7 @@ pub fn retrieval(
         .enable_all()
         .build()?;
     let started = Instant::now();
+    let floor = model.manifest.prefilter;
     let found = runtime.block_on(async {
         let limits = LaneLimits {
             max_batch: 16,
@@ -281,6 +292,7 @@ pub fn retrieval(
             deadline,
         };
         let mut found = Vec::with_capacity(pairs.len());
+        let (mut slips, mut reached) = (0usize, 0usize);
         for (n, chunk) in pairs
             .iter()
             .zip(b_vectors)
@@ -288,10 +300,43 @@ pub fn retrieval(
             .chunks(64)
             .enumerate()
         {
-            let decisions = join_all(chunk.iter().map(|(p, v)| {
-                let near = cache.candidates(&[0; 32], v, candidates);
-                judge.decide(near, &p.b, &ask)
-            }))
+            let mut nears: Vec<Vec<Candidate>> = chunk
+                .iter()
+                .map(|(_, v)| cache.candidates(&[0; 32], v, candidates))
+                .collect();
+            let slipped: Vec<(usize, usize, (String, String))> = chunk
+                .iter()
+                .zip(&nears)
+                .enumerate()
+                .flat_map(|(q, ((p, _), near))| {
+                    judge
+                        .slipped(near, &p.b, None)
+                        .into_iter()
+                        .map(move |(position, texts)| (q, position, texts))
+                })
+                .collect();
+            if !slipped.is_empty() {
+                let texts: Vec<String> = slipped
+                    .iter()
+                    .flat_map(|(_, _, (a, b))| [a.clone(), b.clone()])
+                    .collect();
+                let mut vectors = Vec::with_capacity(texts.len());
+                for part in texts.chunks(batch.max(1)) {
+                    vectors.extend(embedder.embed(part)?);
+                }
+                for ((q, position, _), two) in slipped.iter().zip(vectors.chunks(2)) {
+                    let read = similarity(&two[0], &two[1]);
+                    slips += 1;
+                    reached += usize::from(read >= floor);
+                    raise_reread(&mut nears[*q], [(*position, read)]);
+                }
+            }
+            let decisions = join_all(
+                chunk
+                    .iter()
+                    .zip(nears)
+                    .map(|((p, _), near)| judge.decide(near, &p.b, &ask)),
+            )
             .await;
             found.extend(decisions.into_iter().map(|d| match d {
                 Decision::Hit {
@@ -316,8 +361,11 @@ pub fn retrieval(
                 );
             }
         }
-        found
-    });
+        eprintln!(
+            "{slips} candidates below the prefilter had keyboard slips; aligned, {reached} of them reached it"
+        );
+        anyhow::Ok(found)
+    })?;
     Ok(found)
 }
 
