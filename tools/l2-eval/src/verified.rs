@@ -324,11 +324,15 @@ pub fn retrieval(
                 for part in texts.chunks(batch.max(1)) {
                     vectors.extend(embedder.embed(part)?);
                 }
+                let mut reread: Vec<Vec<(usize, f32)>> = vec![Vec::new(); nears.len()];
                 for ((q, position, _), two) in slipped.iter().zip(vectors.chunks(2)) {
                     let read = similarity(&two[0], &two[1]);
                     slips += 1;
                     reached += usize::from(read >= floor);
-                    raise_reread(&mut nears[*q], [(*position, read)]);
+                    reread[*q].push((*position, read));
+                }
+                for (near, reread) in nears.iter_mut().zip(reread) {
+                    raise_reread(near, reread);
                 }
             }
             let decisions = join_all(
