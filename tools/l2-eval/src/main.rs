@@ -84,6 +84,14 @@ struct Cli {
     /// gateway's `semantic.min_precision`).
     #[arg(long, default_value_t = 0.95)]
     min_precision: f64,
+    /// Retrieval with `--verifier`: also write each query's answer (the entry,
+    /// its score, the labels' verdict) here as JSON lines.
+    #[arg(long)]
+    dump_retrieval: Option<PathBuf>,
+    /// With `--verifier`: only the retrieval through the gateway's decision
+    /// (no pairwise verifier tables, no cosine and rules retrieval tables).
+    #[arg(long)]
+    retrieval_only: bool,
 }
 
 pub struct Pair {
@@ -264,9 +272,19 @@ fn main() -> anyhow::Result<()> {
     let b_vectors = embed_cached(&model, &b_texts, cli.batch)?;
     let embed_secs = started.elapsed().as_secs_f64();
 
-    pairwise(&pairs, &a_vectors, &b_vectors);
+    if cli.retrieval_only && (cli.pairwise_only || !cli.verifier) {
+        anyhow::bail!("--retrieval-only needs --verifier and no --pairwise-only");
+    }
+    if !cli.retrieval_only {
+        pairwise(&pairs, &a_vectors, &b_vectors);
+    }
     let mut verifier_source = None;
-    if cli.verifier {
+    if cli.retrieval_only {
+        verifier_source = Some(match &cli.verifier_dir {
+            Some(dir) => Source::Dir(dir),
+            None => Source::Shipped,
+        });
+    } else if cli.verifier {
         let source = match &cli.verifier_dir {
             Some(dir) => Source::Dir(dir),
             None => Source::Shipped,
@@ -298,6 +316,7 @@ fn main() -> anyhow::Result<()> {
     let modes: Vec<_> = guard_sets()
         .into_iter()
         .filter(|(name, _)| cli.ablation || MAIN_MODES.contains(name))
+        .filter(|(name, _)| !cli.retrieval_only || *name == "cosine")
         .collect();
     let metrics = Arc::new(Metrics::new());
     let hour = Duration::from_secs(3600);
@@ -370,6 +389,9 @@ fn main() -> anyhow::Result<()> {
     }
     for found in &verified_results {
         verified::retrieval_table(&pairs, found, cli.candidates, cli.min_precision);
+        if let Some(path) = &cli.dump_retrieval {
+            verified::dump_retrieval(path, &pairs, found)?;
+        }
     }
     Ok(())
 }

@@ -373,11 +373,145 @@ pub fn retrieval(
     Ok(found)
 }
 
+/// What the labels of the whole file say of one retrieval answer.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Verdict {
+    /// The query's own pair's `a` (or an identical text), labelled a duplicate.
+    OwnRight,
+    /// The query's own pair's `a`, labelled different.
+    OwnWrong,
+    /// Another pair's entry that the file's duplicate labels join to the query
+    /// (a chain of label-1 pairs, by text).
+    SameCluster,
+    /// Another pair's entry whose duplicate cluster a label-0 pair of the file
+    /// separates from the query's.
+    KnownDifferent,
+    /// Another pair's entry that no label speaks of.
+    Unlabelled,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::OwnRight => "own-right",
+            Verdict::OwnWrong => "own-wrong",
+            Verdict::SameCluster => "same-cluster",
+            Verdict::KnownDifferent => "known-different",
+            Verdict::Unlabelled => "unlabelled",
+        }
+    }
+}
+
+/// Duplicate clusters of the file's texts: label-1 pairs join their two texts
+/// (transitively), label-0 pairs mark their two clusters as different.
+pub struct Clusters {
+    ids: std::collections::HashMap<String, usize>,
+    parent: Vec<usize>,
+    different: std::collections::HashSet<(usize, usize)>,
+}
+
+impl Clusters {
+    pub fn new(pairs: &[Pair]) -> Self {
+        let mut ids = std::collections::HashMap::new();
+        let mut parent = Vec::new();
+        let mut id = |text: &str, parent: &mut Vec<usize>| -> usize {
+            *ids.entry(text.to_string()).or_insert_with(|| {
+                parent.push(parent.len());
+                parent.len() - 1
+            })
+        };
+        let mut edges = Vec::with_capacity(pairs.len());
+        for p in pairs {
+            let (a, b) = (id(&p.a, &mut parent), id(&p.b, &mut parent));
+            edges.push((a, b, p.label));
+        }
+        let mut clusters = Clusters {
+            ids,
+            parent,
+            different: Default::default(),
+        };
+        for &(a, b, same) in &edges {
+            if same {
+                let (ra, rb) = (clusters.root(a), clusters.root(b));
+                clusters.parent[ra] = rb;
+            }
+        }
+        for &(a, b, same) in &edges {
+            if !same {
+                let (ra, rb) = (clusters.root(a), clusters.root(b));
+                clusters.different.insert((ra.min(rb), ra.max(rb)));
+            }
+        }
+        // Flatten, so each look-up is one step.
+        for i in 0..clusters.parent.len() {
+            clusters.parent[i] = clusters.root(i);
+        }
+        clusters
+    }
+
+    fn root(&self, mut i: usize) -> usize {
+        while self.parent[i] != i {
+            i = self.parent[i];
+        }
+        i
+    }
+
+    fn cluster(&self, text: &str) -> Option<usize> {
+        self.ids.get(text).map(|&i| self.root(i))
+    }
+
+    /// The verdict on query `i` answered with entry `j`.
+    pub fn verdict(&self, pairs: &[Pair], i: usize, j: usize) -> Verdict {
+        let (query, entry) = (&pairs[i].b, &pairs[j].a);
+        if *entry == pairs[i].a {
+            return if pairs[i].label {
+                Verdict::OwnRight
+            } else {
+                Verdict::OwnWrong
+            };
+        }
+        match (self.cluster(query), self.cluster(entry)) {
+            (Some(q), Some(e)) if q == e => Verdict::SameCluster,
+            (Some(q), Some(e)) if self.different.contains(&(q.min(e), q.max(e))) => {
+                Verdict::KnownDifferent
+            }
+            _ => Verdict::Unlabelled,
+        }
+    }
+}
+
+/// Each query's answer as JSON lines: the query, the entry that answered it
+/// (text and index) or null, the score, and the labels' verdict — for reading
+/// the unlabelled answers by hand.
+pub fn dump_retrieval(
+    path: &std::path::Path,
+    pairs: &[Pair],
+    found: &[Option<(f32, usize)>],
+) -> std::io::Result<()> {
+    let clusters = Clusters::new(pairs);
+    let mut out = String::new();
+    for (i, (p, f)) in pairs.iter().zip(found).enumerate() {
+        let line = match f {
+            Some((score, j)) => {
+                serde_json::json!({"query": i, "kind": p.kind, "label": u8::from(p.label), "b": p.b, "a": p.a, "entry": j, "entry_text": pairs[*j].a, "score": score, "verdict": clusters.verdict(pairs, i, *j).label()})
+            }
+            None => {
+                serde_json::json!({"query": i, "kind": p.kind, "label": u8::from(p.label), "b": p.b, "a": p.a, "entry": null, "score": null, "verdict": null})
+            }
+        };
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    std::fs::write(path, out)
+}
+
 /// Prints the retrieval outcomes, overall and per kind. A query answered with
 /// its own pair's `a` (or an identical text) is judged by the pair's label; an
-/// answer from another pair's entry has no label — in a generated split
-/// another pair's `a` is often a rewording of the same question — so it is
-/// counted apart, not as right or wrong.
+/// answer from another pair's entry is judged by the file's labels where they
+/// reach it — right when a chain of duplicate labels joins the entry to the
+/// query, wrong when a label-0 pair separates their clusters — and counted
+/// apart where no label does (in a generated split another pair's `a` is often
+/// a rewording of the same question).
 pub fn retrieval_table(
     pairs: &[Pair],
     found: &[Option<(f32, usize)>],
@@ -389,15 +523,17 @@ pub fn retrieval_table(
          {min_precision}, default vetoes, {candidates} candidates\n"
     );
     println!(
-        "| pairs | answered | own pair, right | own pair, wrong | precision (own pair) | recall | another pair's entry (no label) |"
+        "| pairs | answered | own pair, right | own pair, wrong | precision (own pair) | recall | another entry: same cluster | another entry: known different | precision (labelled) | another entry, no label |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let clusters = Clusters::new(pairs);
     let mut kinds: Vec<&str> = pairs.iter().map(|p| p.kind.as_str()).collect();
     kinds.sort_unstable();
     kinds.dedup();
     for kind in std::iter::once("(all)").chain(kinds.into_iter().filter(|k| *k != "all")) {
-        let (mut asked, mut positives, mut answered, mut right, mut wrong) = (0, 0, 0, 0, 0);
-        for (p, f) in pairs.iter().zip(found) {
+        let (mut asked, mut positives, mut answered) = (0, 0, 0);
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, (p, f)) in pairs.iter().zip(found).enumerate() {
             if kind != "(all)" && p.kind != kind {
                 continue;
             }
@@ -405,24 +541,71 @@ pub fn retrieval_table(
             positives += usize::from(p.label);
             let Some((_, j)) = f else { continue };
             answered += 1;
-            if pairs[*j].a == p.a {
-                if p.label {
-                    right += 1;
-                } else {
-                    wrong += 1;
-                }
-            }
+            *seen
+                .entry(clusters.verdict(pairs, i, *j).label())
+                .or_default() += 1;
         }
-        let precision = if right + wrong == 0 {
-            1.0
-        } else {
-            right as f64 / (right + wrong) as f64
+        let n = |v: Verdict| seen.get(v.label()).copied().unwrap_or(0);
+        let (right, wrong) = (n(Verdict::OwnRight), n(Verdict::OwnWrong));
+        let (same, different) = (n(Verdict::SameCluster), n(Verdict::KnownDifferent));
+        let ratio = |r: usize, w: usize| {
+            if r + w == 0 {
+                "—".to_string()
+            } else {
+                format!("{:.3}", r as f64 / (r + w) as f64)
+            }
         };
+        let unlabelled = n(Verdict::Unlabelled);
         println!(
-            "| {kind} ({asked}) | {answered} | {right} | {wrong} | {precision:.3} | {:.3} | {} ({:.1} %) |",
+            "| {kind} ({asked}) | {answered} | {right} | {wrong} | {} | {:.3} | {same} | {different} | {} | {unlabelled} ({:.1} %) |",
+            ratio(right, wrong),
             right as f64 / positives.max(1) as f64,
-            answered - right - wrong,
-            100.0 * (answered - right - wrong) as f64 / asked.max(1) as f64
+            ratio(right + same, wrong + different),
+            100.0 * unlabelled as f64 / asked.max(1) as f64
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(a: &str, b: &str, label: bool) -> Pair {
+        Pair {
+            a: a.into(),
+            b: b.into(),
+            label,
+            kind: "all".into(),
+        }
+    }
+
+    #[test]
+    fn an_answer_from_another_entry_is_judged_by_the_chains_of_labels() {
+        let pairs = [
+            pair("boil an egg soft", "soft-boil an egg", true),
+            pair("how to soft boil an egg", "boil an egg soft", true),
+            pair("boil an egg hard", "hard-boil an egg", true),
+            pair("hard-boil an egg", "soft-boil an egg", false),
+            pair("peel garlic", "crush garlic", false),
+            pair("peel an onion", "peel onions", true),
+        ];
+        let clusters = Clusters::new(&pairs);
+        // Own pair: its label decides, whatever the clusters say.
+        assert_eq!(clusters.verdict(&pairs, 0, 0), Verdict::OwnRight);
+        assert_eq!(clusters.verdict(&pairs, 3, 3), Verdict::OwnWrong);
+        // "soft-boil an egg" answered with "how to soft boil an egg": joined
+        // through "boil an egg soft".
+        assert_eq!(clusters.verdict(&pairs, 0, 1), Verdict::SameCluster);
+        // "soft-boil an egg" answered with "boil an egg hard": pair 3 separates
+        // the hard cluster from the soft one.
+        assert_eq!(clusters.verdict(&pairs, 0, 2), Verdict::KnownDifferent);
+        // "crush garlic" answered with "peel an onion": no label reaches it.
+        assert_eq!(clusters.verdict(&pairs, 4, 5), Verdict::Unlabelled);
+        // An entry identical to the query's own `a` counts as the own pair.
+        let twice = [pair("a b", "a c", true), pair("a b", "x", false)];
+        assert_eq!(
+            Clusters::new(&twice).verdict(&twice, 1, 0),
+            Verdict::OwnWrong
         );
     }
 }
