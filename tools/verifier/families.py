@@ -1832,3 +1832,164 @@ def order_pairs(rng, n, split="train", balanced=False):
                     "kind": f"gen-{kind}" if not dev else f"dev-order-{kind}",
                     "family": "relations", "split": split})
     return out
+
+
+# ------------------------------------------------------- question words
+# From stop 41. The question word is the question: "When did the Berlin Wall
+# fall?", "Why did the Berlin Wall fall?" and "How did the Berlin Wall fall?"
+# want three answers, and "Did Apple buy Beats?" a fourth. No family paired
+# two question words before, and the shipped adapter passed 8 of 16 such
+# pairs written by hand (0.92-0.997) and, in the validation split's retrieval,
+# answered "Why did Microsoft replace Disney?" with the entry for "How was
+# Disney replaced by Microsoft?". Pairs within one group (two wordings of the
+# same question word) are positives; across groups, negatives. About one
+# subject in five is held out (families._wh_dev) into dev_wh.jsonl.
+
+WH_PAST = [
+    ("Lehman Brothers", "collapse", "collapsed", True), ("the Roman Empire", "collapse", "collapsed", True),
+    ("the Lusitania", "sink", "sank", True), ("the dinosaurs", "go extinct", "went extinct", True),
+    ("Napoleon", "die", "died", True), ("the Soviet Union", "break up", "broke up", True),
+    ("the stock market", "crash in 1929", "crashed in 1929", False), ("the Hindenburg", "explode", "exploded", True),
+    ("Pompeii", "get destroyed", "got destroyed", True), ("the Great Fire of London", "start", "started", True),
+    ("the Chernobyl reactor", "explode", "exploded", True), ("IBM", "sell its PC business", "sold its PC business", True),
+    ("Oracle", "acquire Sun Microsystems", "acquired Sun Microsystems", True), ("Disney", "buy Pixar", "bought Pixar", True),
+    ("the Louvre", "become a museum", "became a museum", True), ("Facebook", "buy Instagram", "bought Instagram", True),
+    ("Elon Musk", "buy Twitter", "bought Twitter", True), ("Nokia", "lose the phone market", "lost the phone market", True),
+    ("Blockbuster", "go bankrupt", "went bankrupt", True), ("Kodak", "go bankrupt", "went bankrupt", True),
+    ("the Beatles", "break up", "broke up", True), ("Van Gogh", "cut off his ear", "cut off his ear", True),
+    ("Caesar", "cross the Rubicon", "crossed the Rubicon", True), ("the US", "enter World War II", "entered World War II", True),
+    ("Britain", "leave the EU", "left the EU", True), ("the Library of Alexandria", "burn", "burned", True),
+    ("the Ming dynasty", "end", "ended", True), ("Mount Vesuvius", "erupt", "erupted", True),
+    ("the Challenger shuttle", "explode", "exploded", True), ("Pluto", "lose its planet status", "lost its planet status", True),
+    ("the Maya civilization", "decline", "declined", True), ("the Vikings", "reach North America", "reached North America", True),
+    ("Columbus", "reach the Americas", "reached the Americas", True), ("the Great Depression", "end", "ended", True),
+    ("Prohibition", "end", "ended", True), ("Netflix", "stop mailing DVDs", "stopped mailing DVDs", True),
+    ("Bitcoin", "crash in 2022", "crashed in 2022", False), ("the Leaning Tower of Pisa", "start to lean", "started to lean", True),
+    ("the Panama Canal", "get built", "got built", True), ("Shakespeare", "write Hamlet", "wrote Hamlet", True),
+    ("Beethoven", "go deaf", "went deaf", True), ("Marie Curie", "discover radium", "discovered radium", True),
+    ("Newton", "discover gravity", "discovered gravity", True), ("the Aztec empire", "fall", "fell", True),
+    ("the Cold War", "end", "ended", True), ("Tesla", "move its headquarters to Texas", "moved its headquarters to Texas", True),
+    ("the dot-com bubble", "burst", "burst", True), ("Greenland", "get its name", "got its name", True),
+    ("Australia", "become independent", "became independent", True), ("the Statue of Liberty", "turn green", "turned green", True),
+    ("Twitter", "change its name to X", "changed its name to X", True), ("Rome", "burn", "burned", True),
+    ("my sourdough", "collapse in the oven", "collapsed in the oven", False),
+    ("my laptop", "shut down suddenly", "shut down suddenly", False), ("the printer", "stop working", "stopped working", False),
+    ("the power", "go out last night", "went out last night", False), ("my tomato plants", "die", "died", False),
+    ("the Wright brothers", "build their first plane", "built their first plane", True),
+    ("the Mongol empire", "expand so fast", "expanded so fast", True), ("Pepsi", "change its logo", "changed its logo", True),
+]
+WH_PAST_GROUPS = {
+    "when": ["When did {s} {v}?", "What year did {s} {v}?", "In what year did {s} {v}?", "When exactly did {s} {v}?",
+             "At what point did {s} {v}?", "On what date did {s} {v}?"],
+    "why": ["Why did {s} {v}?", "What was the reason {s} {past}?", "For what reason did {s} {v}?",
+            "Why exactly did {s} {v}?", "What made {s} {v}?", "What caused {s} to {v}?", "How come {s} {past}?"],
+    "how": ["How did {s} {v}?", "In what way did {s} {v}?", "How exactly did {s} {v}?", "By what means did {s} {v}?",
+            "In what manner did {s} {v}?"],
+    "did": ["Did {s} {v}?", "Is it true that {s} {past}?", "Did {s} really {v}?"],
+}
+WH_PRESENT = [
+    ("birds", "migrate"), ("bears", "hibernate"), ("salmon", "swim upstream"), ("cats", "purr"), ("bees", "make honey"),
+    ("leaves", "change color"), ("geysers", "erupt"), ("earthquakes", "happen"), ("hurricanes", "form"),
+    ("people", "get hiccups"), ("babies", "start walking"), ("dogs", "shed"), ("tides", "change"), ("stars", "twinkle"),
+    ("snakes", "shed their skin"), ("whales", "sing"), ("frogs", "croak"), ("owls", "hunt"), ("mosquitoes", "bite"),
+    ("geese", "fly in a V"), ("tulips", "bloom"), ("sea turtles", "lay eggs"), ("monarch butterflies", "migrate"),
+    ("deer", "lose their antlers"), ("rainbows", "appear"), ("the northern lights", "appear"), ("tsunamis", "happen"),
+    ("wolves", "howl"), ("crickets", "chirp"), ("cherry trees", "blossom"), ("humpback whales", "breed"),
+    ("lightning strikes", "happen"), ("swallows", "fly south"), ("wildfires", "start"),
+]
+WH_PRESENT_GROUPS = {
+    "when": ["When do {s} {v}?", "At what time of year do {s} {v}?", "What time of year do {s} {v}?",
+             "During which season do {s} {v}?"],
+    "why": ["Why do {s} {v}?", "What is the reason {s} {v}?", "For what reason do {s} {v}?", "What makes {s} {v}?",
+            "What causes {s} to {v}?", "How come {s} {v}?"],
+    "how": ["How do {s} {v}?", "In what way do {s} {v}?", "How exactly do {s} {v}?", "By what means do {s} {v}?"],
+    "where": ["Where do {s} {v}?", "In which places do {s} {v}?", "Where exactly do {s} {v}?",
+              "In what parts of the world do {s} {v}?"],
+}
+# Tasks: "How do I X?", "What are the steps to X?" and "What's involved in
+# X-ing?" open with other words and ask one thing; "How often…", "How long…"
+# and "How much does it cost…" open with "How" and ask another.
+WH_TASKS = [
+    ("reset my router", "resetting my router"), ("renew my passport", "renewing my passport"),
+    ("back up my iPhone", "backing up my iPhone"), ("clean a cast iron pan", "cleaning a cast iron pan"),
+    ("file my taxes online", "filing my taxes online"), ("change a car tire", "changing a car tire"),
+    ("apply for a mortgage", "applying for a mortgage"), ("defrost a freezer", "defrosting a freezer"),
+    ("repot a cactus", "repotting a cactus"), ("update my BIOS", "updating my BIOS"),
+    ("descale a kettle", "descaling a kettle"), ("register a company", "registering a company"),
+    ("bleed a radiator", "bleeding a radiator"), ("rotate my API keys", "rotating my API keys"),
+    ("rebase a git branch", "rebasing a git branch"), ("prune a rose bush", "pruning a rose bush"),
+    ("sharpen a kitchen knife", "sharpening a kitchen knife"), ("replace a shower head", "replacing a shower head"),
+    ("vaccinate my puppy", "vaccinating my puppy"), ("calibrate my monitor", "calibrating my monitor"),
+    ("refinance my car loan", "refinancing my car loan"), ("season a wok", "seasoning a wok"),
+    ("winterize my garden hose", "winterizing my garden hose"), ("migrate my database", "migrating my database"),
+    ("transfer a domain name", "transferring a domain name"), ("jump-start a car", "jump-starting a car"),
+    ("unclog a drain", "unclogging a drain"), ("paint a kitchen cabinet", "painting a kitchen cabinet"),
+    ("replace a bike chain", "replacing a bike chain"), ("reinstall Windows", "reinstalling Windows"),
+]
+WH_TASK_GROUPS = {
+    "how": ["How do I {t}?", "What are the steps to {t}?", "What's involved in {g}?", "What's the best way to {t}?",
+            "Can you tell me how to {t}?", "{G}: how do I do it?", "How should I go about {g}?", "Walk me through {g}."],
+    "why": ["Why should I {t}?", "Why do I need to {t}?", "What's the point of {g}?", "For what reason should I {t}?"],
+    "when": ["When should I {t}?", "What's the right time to {t}?", "At what point should I {t}?"],
+    "often": ["How often should I {t}?", "How frequently should I {t}?"],
+    "long": ["How long does it take to {t}?", "How much time does {g} take?"],
+    "cost": ["How much does it cost to {t}?", "What does {g} cost?"],
+}
+# The relations family's templates (RELATION_TEMPLATES) each keep one
+# question word; across templates the same two sides and verb ask another
+# question ("Why did A replace B?" / "How was B replaced by A?").
+WH_RELATION_GROUPS = {
+    "did": ["Did {a} {v} {b}?", "Was {b} {p} by {a}?", "Did {a} really {v} {b}?"],
+    "why": ["Why did {a} {v} {b}?", "Why was {b} {p} by {a}?", "What made {a} {v} {b}?", "For what reason did {a} {v} {b}?"],
+    "when": ["When did {a} {v} {b}?", "When was {b} {p} by {a}?", "What year did {a} {v} {b}?"],
+    "how": ["How did {a} {v} {b}?", "How was {b} {p} by {a}?", "In what way did {a} {v} {b}?"],
+}
+
+
+def _wh_dev(subject):
+    return zlib.crc32(subject.encode()) % 5 == 0
+
+
+def question_word_pairs(rng, n, split="train", relation_sides=None, relation_verbs=None, positive_share=0.4):
+    """Pairs of `split` ("train" or "dev"): two wordings of one question word
+    about one subject (positive, kind "wh-same"), two question words about it
+    (negative, "wh-change"); each group has wordings that open with other
+    words ("What made …", "How come …", "In what year …") so that the opener
+    alone does not decide. relation_sides / relation_verbs (training values
+    of the relations family) add its templates across question words."""
+    dev = split == "dev"
+    past = [e for e in WH_PAST if _wh_dev(e[0]) == dev]
+    present = [e for e in WH_PRESENT if _wh_dev(e[0]) == dev]
+    tasks = [e for e in WH_TASKS if _wh_dev(e[0]) == dev]
+    out = []
+    while len(out) < n:
+        roll = rng.random()
+        if relation_sides and relation_verbs and roll < 0.25:
+            sides = rng.choice(relation_sides)
+            a, b = rng.sample(sides, 2)
+            v, p = rng.choice(relation_verbs)
+            groups, fill = WH_RELATION_GROUPS, {"a": a, "b": b, "v": v, "p": p}
+        elif roll < 0.55:
+            t, g = rng.choice(tasks)
+            groups, fill = WH_TASK_GROUPS, {"t": t, "g": g, "G": g[0].upper() + g[1:]}
+        elif roll < 0.85:
+            s, v, past_form, dated = rng.choice(past)
+            groups = {k: t for k, t in WH_PAST_GROUPS.items() if dated or k != "when"}
+            fill = {"s": s, "v": v, "past": past_form}
+        else:
+            s, v = rng.choice(present)
+            groups, fill = WH_PRESENT_GROUPS, {"s": s, "v": v}
+        first = rng.choice(sorted(groups))
+        if rng.random() < positive_share:
+            x, y = rng.sample(groups[first], 2)
+            label, kind = 1, "wh-same"
+        else:
+            second = rng.choice([g for g in sorted(groups) if g != first])
+            x, y = rng.choice(groups[first]), rng.choice(groups[second])
+            label, kind = 0, "wh-change"
+        x, y = x.format(**fill), y.format(**fill)
+        x, y = x[0].upper() + x[1:], y[0].upper() + y[1:]
+        pair = (x, y) if rng.random() < 0.5 else (y, x)
+        out.append({"a": pair[0], "b": pair[1], "label": label, "kind": kind, "family": "question_words",
+                    "split": split})
+    return out

@@ -170,6 +170,10 @@ def main():
     ap.add_argument("--lexicon-indirect-min", type=int, default=1,
                     help="lexicon.word_pairs(indirect_min=K): indirect antonyms only between words tagged at "
                          "least 2K times in SemCor")
+    ap.add_argument("--wh-share", type=float, default=0.0,
+                    help="share of families.question_word_pairs (two question words about one subject: negatives)")
+    ap.add_argument("--wh-positive", type=float, default=0.4,
+                    help="share of --wh-share pairs that are two wordings of one question word (positives)")
     ap.add_argument("--typo-share", type=float, default=0.0,
                     help="share of lexicon.typo_pairs: a training text beside itself misspelled (label 1), or a "
                     "training row with one side misspelled, its label kept (in a negative only a shared word)")
@@ -277,14 +281,22 @@ def main():
             random.Random(26).shuffle(lex)
         print(f"lexicon: {len(antonyms) // 2} antonym and {len(synonyms) // 2} synonym word pairs "
               f"(the changed words of dev and validation pairs left out)", flush=True)
+    n_wh = int(args.examples * args.wh_share)
+    wh = []
+    if n_wh:
+        from gen_pairs import values_for  # noqa: E402
+        from families import RELATION_SIDES, RELATION_VERBS, question_word_pairs  # noqa: E402
+        sides = [values_for(pool, "train", 7) for pool in RELATION_SIDES]
+        wh = question_word_pairs(random.Random(30), 2 * n_wh, relation_sides=sides,
+                                 relation_verbs=values_for(RELATION_VERBS, "train", 7), positive_share=args.wh_positive)
     n_typo = int(args.examples * args.typo_share)
     typos = lexicon.typo_pairs(random.Random(28), rows, n_typo, pure_share=args.typo_pure) if n_typo else []
     voice, nouns, quals, lex, order = unseen(voice), unseen(nouns), unseen(quals), unseen(lex), unseen(order)
-    typos = unseen(typos)
+    typos, wh = unseen(typos), unseen(wh)
     rng.shuffle(rows)
-    mixed = (rows[: args.examples - n_voice - n_noun - n_qual - n_lex - n_order - n_typo]
+    mixed = (rows[: args.examples - n_voice - n_noun - n_qual - n_lex - n_order - n_typo - n_wh]
              + [voice[i % len(voice)] for i in range(n_voice)] + nouns[:n_noun] + quals[:n_qual] + lex[:n_lex]
-             + order[:n_order] + typos[:n_typo])
+             + order[:n_order] + typos[:n_typo] + wh[:n_wh])
     if args.typo_augment:
         trng = random.Random(29)
         for i, r in enumerate(mixed):
@@ -297,6 +309,8 @@ def main():
     dev = [r for r in train.load(os.path.join(args.data, "dev.jsonl"))]
     dev_order = os.path.join(args.data, "dev_order.jsonl")
     dev += train.load(dev_order) if os.path.exists(dev_order) else []
+    dev_wh = os.path.join(args.data, "dev_wh.jsonl")
+    dev += train.load(dev_wh) if os.path.exists(dev_wh) else []
     params = [p for p in model.parameters() if p.requires_grad]
     print(f"{sum(p.numel() for p in params)} trainable weights; {len(mixed)} examples, {n_voice} of them voice "
           f"pairs; bf16 {bf16}", flush=True)
@@ -347,7 +361,7 @@ def main():
                             "qualifier_share": args.qualifier_share, "extra_nouns": args.extra_nouns,
                             "lexicon_share": args.lexicon_share, "lexicon_positive": args.lexicon_positive,
                             "lexicon_typos": args.lexicon_typos, "typo_share": args.typo_share,
-                            "typo_pure": args.typo_pure, "typo_augment": args.typo_augment,
+                            "typo_pure": args.typo_pure, "wh_share": args.wh_share, "wh_positive": args.wh_positive, "typo_augment": args.typo_augment,
                             "lexicon_cross": args.lexicon_cross, "lexicon_clean": args.lexicon_clean,
                             "lexicon_indirect_min": args.lexicon_indirect_min,
                             "lr": args.lr, "bf16": bf16,

@@ -20,7 +20,7 @@ import re
 
 from families import (CITIES, COUNTRIES, DIRECTIONS_TRAIN_ONLY, FAMILIES, LANGUAGES, OPPOSITE_GROUPS, PEOPLE, PROG_LANGS,
                       change_pairs, composed_pairs, composed_qualifier_pairs, composed_role_pairs, nominal_role_pairs,
-                      near_noun_pairs, order_pairs, relation_pairs, voice_pairs)
+                      near_noun_pairs, order_pairs, question_word_pairs, relation_pairs, voice_pairs)
 
 VAL_SHARE = 0.15
 
@@ -539,6 +539,14 @@ def main():
     # file of their own so that dev.jsonl stays as it was for comparing with earlier stops.
     with open(os.path.join(args.out, "dev_order.jsonl"), "w") as f:
         for r in order_pairs(random.Random(args.seed + 16), 600, "dev"):
+            if {r["a"].strip().lower(), r["b"].strip().lower()} & held:
+                continue
+            f.write(json.dumps(r) + "\n")
+            counts.setdefault(("dev", r["kind"]), [0, 0])[r["label"]] += 1
+    # Question-word pairs of the held-out subjects (families.question_word_pairs, from stop 41),
+    # in a file of their own for the same reason.
+    with open(os.path.join(args.out, "dev_wh.jsonl"), "w") as f:
+        for r in question_word_pairs(random.Random(args.seed + 17), 600, "dev"):
             if {r["a"].strip().lower(), r["b"].strip().lower()} & held:
                 continue
             f.write(json.dumps(r) + "\n")
