@@ -40,7 +40,11 @@ tools/verifier/out/dev_order.jsonl, reported beside dev.jsonl). A generated pair
 with a text of the validation split is dropped (from stop 31: before it, about
 9 in 7,200 noun pairs carried one of two validation texts). --blend
 with --resume starts from a weight average of the resumed run and the init
-adapter merged.
+adapter merged. --wh-share mixes in families.question_word_pairs (another
+question word about one subject: "When did X …?" / "Why did X …?"; --wh-positive
+the share of two wordings of one question word), reported on
+tools/verifier/out/dev_wh.jsonl; --opener-share draws again the training
+split's positives whose two texts open with different words (stop 41).
 
 Usage:
   target/verifier-venv/bin/python tools/verifier/full_tune.py --init assets/verifier/adapter.safetensors \
@@ -174,6 +178,10 @@ def main():
                     help="share of families.question_word_pairs (two question words about one subject: negatives)")
     ap.add_argument("--wh-positive", type=float, default=0.4,
                     help="share of --wh-share pairs that are two wordings of one question word (positives)")
+    ap.add_argument("--opener-share", type=float, default=0.0,
+                    help="share of the training split's positives whose two texts open with different words "
+                         "(\"How can I …\" / \"What's the best way to …\"), drawn again beside --wh-share so "
+                         "that the opener alone does not decide")
     ap.add_argument("--typo-share", type=float, default=0.0,
                     help="share of lexicon.typo_pairs: a training text beside itself misspelled (label 1), or a "
                     "training row with one side misspelled, its label kept (in a negative only a shared word)")
@@ -289,14 +297,24 @@ def main():
         sides = [values_for(pool, "train", 7) for pool in RELATION_SIDES]
         wh = question_word_pairs(random.Random(30), 2 * n_wh, relation_sides=sides,
                                  relation_verbs=values_for(RELATION_VERBS, "train", 7), positive_share=args.wh_positive)
+    n_opener = int(args.examples * args.opener_share)
+    opener = []
+    if n_opener:
+        def first_word(text):
+            words = text.lower().split()
+            return words[0].strip("?,.!:'\"") if words else ""
+        opener = [r for r in rows if r["label"] == 1 and first_word(r["a"]) != first_word(r["b"])]
+        random.Random(31).shuffle(opener)
+        print(f"{len(opener)} training positives open with different words", flush=True)
     n_typo = int(args.examples * args.typo_share)
     typos = lexicon.typo_pairs(random.Random(28), rows, n_typo, pure_share=args.typo_pure) if n_typo else []
     voice, nouns, quals, lex, order = unseen(voice), unseen(nouns), unseen(quals), unseen(lex), unseen(order)
     typos, wh = unseen(typos), unseen(wh)
     rng.shuffle(rows)
-    mixed = (rows[: args.examples - n_voice - n_noun - n_qual - n_lex - n_order - n_typo - n_wh]
+    mixed = (rows[: args.examples - n_voice - n_noun - n_qual - n_lex - n_order - n_typo - n_wh - n_opener]
              + [voice[i % len(voice)] for i in range(n_voice)] + nouns[:n_noun] + quals[:n_qual] + lex[:n_lex]
-             + order[:n_order] + typos[:n_typo] + wh[:n_wh])
+             + order[:n_order] + typos[:n_typo] + wh[:n_wh]
+             + [opener[i % len(opener)] for i in range(n_opener if opener else 0)])
     if args.typo_augment:
         trng = random.Random(29)
         for i, r in enumerate(mixed):
@@ -361,7 +379,8 @@ def main():
                             "qualifier_share": args.qualifier_share, "extra_nouns": args.extra_nouns,
                             "lexicon_share": args.lexicon_share, "lexicon_positive": args.lexicon_positive,
                             "lexicon_typos": args.lexicon_typos, "typo_share": args.typo_share,
-                            "typo_pure": args.typo_pure, "wh_share": args.wh_share, "wh_positive": args.wh_positive, "typo_augment": args.typo_augment,
+                            "typo_pure": args.typo_pure, "wh_share": args.wh_share, "wh_positive": args.wh_positive,
+                            "opener_share": args.opener_share, "typo_augment": args.typo_augment,
                             "lexicon_cross": args.lexicon_cross, "lexicon_clean": args.lexicon_clean,
                             "lexicon_indirect_min": args.lexicon_indirect_min,
                             "lr": args.lr, "bf16": bf16,
