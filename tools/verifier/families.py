@@ -1950,17 +1950,22 @@ def _wh_dev(subject):
     return zlib.crc32(subject.encode()) % 5 == 0
 
 
-def question_word_pairs(rng, n, split="train", relation_sides=None, relation_verbs=None, positive_share=0.4):
+def question_word_pairs(rng, n, split="train", relation_sides=None, relation_verbs=None, positive_share=0.4,
+                        wordings=None, tasks=True):
     """Pairs of `split` ("train" or "dev"): two wordings of one question word
     about one subject (positive, kind "wh-same"), two question words about it
     (negative, "wh-change"); each group has wordings that open with other
     words ("What made …", "How come …", "In what year …") so that the opener
     alone does not decide. relation_sides / relation_verbs (training values
-    of the relations family) add its templates across question words."""
+    of the relations family) add its templates across question words.
+    wordings keeps only the first that many wordings of each group (fewer
+    openers); tasks=False leaves out the task groups (WH_TASK_GROUPS)."""
     dev = split == "dev"
     past = [e for e in WH_PAST if _wh_dev(e[0]) == dev]
     present = [e for e in WH_PRESENT if _wh_dev(e[0]) == dev]
-    tasks = [e for e in WH_TASKS if _wh_dev(e[0]) == dev]
+    task_subjects = [e for e in WH_TASKS if _wh_dev(e[0]) == dev] if tasks else []
+    task_end = 0.55 if tasks else 0.25
+    past_end = task_end + 0.3 if tasks else 0.7
     out = []
     while len(out) < n:
         roll = rng.random()
@@ -1969,16 +1974,18 @@ def question_word_pairs(rng, n, split="train", relation_sides=None, relation_ver
             a, b = rng.sample(sides, 2)
             v, p = rng.choice(relation_verbs)
             groups, fill = WH_RELATION_GROUPS, {"a": a, "b": b, "v": v, "p": p}
-        elif roll < 0.55:
-            t, g = rng.choice(tasks)
+        elif task_subjects and roll < task_end:
+            t, g = rng.choice(task_subjects)
             groups, fill = WH_TASK_GROUPS, {"t": t, "g": g, "G": g[0].upper() + g[1:]}
-        elif roll < 0.85:
+        elif roll < past_end:
             s, v, past_form, dated = rng.choice(past)
             groups = {k: t for k, t in WH_PAST_GROUPS.items() if dated or k != "when"}
             fill = {"s": s, "v": v, "past": past_form}
         else:
             s, v = rng.choice(present)
             groups, fill = WH_PRESENT_GROUPS, {"s": s, "v": v}
+        if wordings:
+            groups = {k: t[:wordings] for k, t in groups.items()}
         first = rng.choice(sorted(groups))
         if rng.random() < positive_share:
             x, y = rng.sample(groups[first], 2)

@@ -178,6 +178,10 @@ def main():
                     help="share of families.question_word_pairs (two question words about one subject: negatives)")
     ap.add_argument("--wh-positive", type=float, default=0.4,
                     help="share of --wh-share pairs that are two wordings of one question word (positives)")
+    ap.add_argument("--wh-wordings", type=int, default=0,
+                    help="keep only the first that many wordings of each question-word group (0: all)")
+    ap.add_argument("--wh-no-tasks", action="store_true",
+                    help="leave the task groups (\"How do I …\" / \"How often should I …\") out of --wh-share")
     ap.add_argument("--opener-share", type=float, default=0.0,
                     help="share of the training split's positives whose two texts open with different words "
                          "(\"How can I …\" / \"What's the best way to …\"), drawn again beside --wh-share so "
@@ -296,7 +300,8 @@ def main():
         from families import RELATION_SIDES, RELATION_VERBS, question_word_pairs  # noqa: E402
         sides = [values_for(pool, "train", 7) for pool in RELATION_SIDES]
         wh = question_word_pairs(random.Random(30), 2 * n_wh, relation_sides=sides,
-                                 relation_verbs=values_for(RELATION_VERBS, "train", 7), positive_share=args.wh_positive)
+                                 relation_verbs=values_for(RELATION_VERBS, "train", 7), positive_share=args.wh_positive,
+                                 wordings=args.wh_wordings or None, tasks=not args.wh_no_tasks)
     n_opener = int(args.examples * args.opener_share)
     opener = []
     if n_opener:
@@ -380,7 +385,8 @@ def main():
                             "lexicon_share": args.lexicon_share, "lexicon_positive": args.lexicon_positive,
                             "lexicon_typos": args.lexicon_typos, "typo_share": args.typo_share,
                             "typo_pure": args.typo_pure, "wh_share": args.wh_share, "wh_positive": args.wh_positive,
-                            "opener_share": args.opener_share, "typo_augment": args.typo_augment,
+                            "opener_share": args.opener_share, "wh_wordings": args.wh_wordings,
+                            "wh_no_tasks": args.wh_no_tasks, "typo_augment": args.typo_augment,
                             "lexicon_cross": args.lexicon_cross, "lexicon_clean": args.lexicon_clean,
                             "lexicon_indirect_min": args.lexicon_indirect_min,
                             "lr": args.lr, "bf16": bf16,
