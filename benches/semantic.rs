@@ -11,6 +11,8 @@
 //!    for what cannot be served within the budget.
 //!
 //! `cargo bench --bench semantic` (needs the model: `bash scripts/fetch-model.sh`).
+//! `BENCH_PHASES=verifier,end_to_end` runs only the phases named (embedding,
+//! index, verifier, end_to_end, saturation; all when unset).
 
 mod common;
 
@@ -229,15 +231,30 @@ fn verifier_phase(full: bool) {
         let _ = model.score(std::slice::from_ref(pair));
         let _ = h.record(started.elapsed().as_micros() as u64);
     }
+    // A look-up's candidates: up to three pairs in one batch.
+    let mut h3 = histogram();
+    for three in pairs.chunks(3) {
+        let started = Instant::now();
+        let _ = model.score(three);
+        let _ = h3.record(started.elapsed().as_micros() as u64);
+    }
     let started = Instant::now();
     for chunk in pairs.chunks(16) {
         let _ = model.score(chunk);
     }
     let rate = pairs.len() as f64 / started.elapsed().as_secs_f64();
     println!("## pair verifier (base all-MiniLM-L6-v2 + adapter, candle, CPU)\n");
-    println!("| batch 1 p50 ms | batch 1 p99 ms | batched (16) pairs/s |");
-    println!("|---|---|---|");
-    println!("| {:.2} | {:.2} | {rate:.0} |\n", ms(&h, 0.5), ms(&h, 0.99));
+    println!(
+        "| batch 1 p50 ms | batch 1 p99 ms | batch 3 p50 ms | batch 3 p99 ms | batched (16) pairs/s |"
+    );
+    println!("|---|---|---|---|---|");
+    println!(
+        "| {:.2} | {:.2} | {:.2} | {:.2} | {rate:.0} |\n",
+        ms(&h, 0.5),
+        ms(&h, 0.99),
+        ms(&h3, 0.5),
+        ms(&h3, 0.99)
+    );
 }
 
 fn ask(text: &str) -> String {
@@ -419,12 +436,27 @@ fn saturation_phase(full: bool) {
     );
 }
 
+/// Whether `BENCH_PHASES` (a comma-separated list; unset: every phase) names `phase`.
+fn runs(phase: &str) -> bool {
+    std::env::var("BENCH_PHASES").map_or(true, |list| list.split(',').any(|p| p.trim() == phase))
+}
+
 fn main() {
     let full = is_full_run();
-    let model = Arc::new(LocalModel::load(&model_dir()).expect("model loads"));
-    embedding_phase(&model, full);
-    index_phase(full);
-    verifier_phase(full);
-    end_to_end_phase(full);
-    saturation_phase(full);
+    if runs("embedding") {
+        let model = Arc::new(LocalModel::load(&model_dir()).expect("model loads"));
+        embedding_phase(&model, full);
+    }
+    if runs("index") {
+        index_phase(full);
+    }
+    if runs("verifier") {
+        verifier_phase(full);
+    }
+    if runs("end_to_end") {
+        end_to_end_phase(full);
+    }
+    if runs("saturation") {
+        saturation_phase(full);
+    }
 }

@@ -301,6 +301,13 @@ impl Metrics {
         self.with(|| counter!("gateway_l2_audit_tokens_total").increment(tokens));
     }
 
+    /// Candidate pairs the verifier read for one look-up.
+    pub fn l2_verifier_pairs(&self, pairs: usize) {
+        if pairs > 0 {
+            self.with(|| counter!("gateway_l2_verifier_pairs_total").increment(pairs as u64));
+        }
+    }
+
     /// The verifier's score of a hit it decided.
     pub fn l2_verifier_score(&self, score: f32) {
         self.with(|| histogram!("gateway_l2_verifier_score").record(f64::from(score)));

@@ -46,6 +46,10 @@ pub fn all() {
         "Best cosine similarity found by each L2 look-up"
     );
     describe_counter!(
+        "gateway_l2_verifier_pairs_total",
+        "Candidate pairs the L2 pair verifier read (the closest alone first; the others only when it is not sure)"
+    );
+    describe_counter!(
         "gateway_l2_verifier_rejections_total",
         "L2 candidates above the threshold refused by a guard, by guard"
     );

@@ -5,6 +5,8 @@
 //! - `model`: candidates above the prefilter cosine that no veto guard
 //!   refuses are read together with the query by the pair verifier; the
 //!   best-scoring one at or above the cut-off for the wanted precision wins.
+//!   The closest is read first, alone: when its score reaches [`SURE`] (and
+//!   the cut-off) it wins without the others being read.
 //!   A candidate below the prefilter is read when it is the same prompt but
 //!   for keyboard slips (`Verifier::same_but_for_slips`).
 
@@ -16,6 +18,12 @@ use super::entry::{Candidate, Lookup};
 use super::verify::{Guards, Rejection};
 use crate::admission::Refused;
 use crate::verifier::Verifier;
+
+/// A verifier score at which the closest candidate wins without the others
+/// being read: a paraphrase of the entry it came from scores about 0.998
+/// (median of the generated paraphrases), so a lower-cosine candidate could
+/// only tie it, and the hit costs one pair instead of a batch of three.
+pub const SURE: f32 = 0.99;
 
 /// How hits are decided.
 pub enum Judge {
@@ -135,13 +143,25 @@ impl Judge {
             .collect()
     }
 
-    pub async fn decide(&self, candidates: Vec<Candidate>, text: &str, ask: &Ask<'_>) -> Decision {
+    /// The decision, and how many candidate pairs the verifier read for it.
+    pub async fn decide(
+        &self,
+        candidates: Vec<Candidate>,
+        text: &str,
+        ask: &Ask<'_>,
+    ) -> (Decision, usize) {
         let (verifier, vetoes) = match self {
             Self::Off => {
-                return from_lookup(rules(candidates, text, ask.threshold, &Guards::none()));
+                return (
+                    from_lookup(rules(candidates, text, ask.threshold, &Guards::none())),
+                    0,
+                );
             }
             Self::Rules(guards) => {
-                return from_lookup(rules(candidates, text, ask.threshold, guards));
+                return (
+                    from_lookup(rules(candidates, text, ask.threshold, guards)),
+                    0,
+                );
             }
             Self::Model { verifier, vetoes } => (verifier, vetoes),
         };
@@ -167,32 +187,56 @@ impl Judge {
             }
         }
         if readable.is_empty() {
-            return match vetoed {
+            let decision = match vetoed {
                 Some((similarity, why)) => Decision::Rejected { similarity, why },
                 None => Decision::Miss { best },
             };
+            return (decision, 0);
         }
-        let pairs = readable
-            .iter()
-            .map(|c| (c.text.clone(), text.to_string()))
-            .collect();
-        let scores = match verifier.score(ask.tenant, pairs, ask.deadline).await {
-            Ok(scores) => scores,
-            Err(refused) => return Decision::Skipped(refused),
-        };
         let cutoff = verifier.cutoff(ask.min_precision);
         let top = readable.first().map_or(0.0, |c| c.similarity);
+        let pair = |c: &Candidate| (c.text.clone(), text.to_string());
+        // The closest candidate is read alone first; only when the verifier
+        // is not sure of it (below `SURE` or the cut-off) are the others read,
+        // in one batch. A hit — the usual paraphrase of the closest entry —
+        // so costs one pair, not a batch of three.
+        let mut scores = match verifier
+            .score(
+                ask.tenant,
+                readable.iter().take(1).map(pair).collect(),
+                ask.deadline,
+            )
+            .await
+        {
+            Ok(scores) => scores,
+            Err(refused) => return (Decision::Skipped(refused), 0),
+        };
+        let sure = cutoff.max(SURE);
+        if readable.len() > 1 && scores.first().copied().flatten().is_none_or(|s| s < sure) {
+            let rest = readable.iter().skip(1).map(pair).collect();
+            match verifier.score(ask.tenant, rest, ask.deadline).await {
+                Ok(more) => scores.extend(more),
+                // What was read still decides: the closest candidate when it
+                // passes, else L2 is skipped as when nothing could be read.
+                Err(refused) => {
+                    if scores.first().copied().flatten().is_none_or(|s| s < cutoff) {
+                        return (Decision::Skipped(refused), scores.len());
+                    }
+                }
+            }
+        }
         // A pair the verifier cannot read whole (a long prompt whose
         // difference from the candidate does not fit its window) is never a
         // hit: refused as `too_long` when no candidate could be read.
         let read = scores.iter().any(Option::is_some);
+        let pairs = scores.len();
         let winner = readable
             .into_iter()
             .zip(scores)
             .filter_map(|(candidate, score)| score.map(|s| (candidate, s)))
             .filter(|(_, score)| *score >= cutoff)
             .max_by(|a, b| a.1.total_cmp(&b.1));
-        match winner {
+        let decision = match winner {
             Some((candidate, score)) => Decision::Hit {
                 candidate,
                 score: Some(score),
@@ -201,7 +245,8 @@ impl Judge {
                 similarity: top,
                 why: if read { "verifier" } else { "too_long" },
             },
-        }
+        };
+        (decision, pairs)
     }
 }
 

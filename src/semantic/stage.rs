@@ -204,11 +204,12 @@ impl L2 {
             deadline,
         };
         let verify = crate::stage_span!("l2.verify", gateway.l2.mode = self.judge.mode());
-        let decision = self
+        let (decision, read) = self
             .judge
             .decide(candidates, &probe.text, &ask)
             .instrument(verify)
             .await;
+        self.metrics.l2_verifier_pairs(read);
         self.conclude(peers, decision, query.scope, probe).await
     }
 

@@ -421,6 +421,76 @@ async fn asking_for_more_precision_gives_fewer_hits() {
     assert_eq!(pair(&gw, 50, cached, asked, &floor).await, "miss");
 }
 
+/// `gateway_l2_verifier_pairs_total`: candidate pairs the verifier has read.
+async fn pairs_read(gw: &TestGateway) -> u64 {
+    let metrics = gw.metrics().await;
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("gateway_l2_verifier_pairs_total "))
+        .map_or(0, |v| v.trim().parse().expect("a count"))
+}
+
+/// The cache label and the answer's text of one request.
+async fn answered(gw: &TestGateway, body: &Value) -> (String, String) {
+    let response = gw
+        .http
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(KEY_A)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let label = response.headers()["x-gateway-cache"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body: Value = response.json().await.unwrap();
+    let text = body["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    (label, text)
+}
+
+#[tokio::test]
+async fn the_closest_candidate_is_read_first_and_the_others_only_when_it_is_refused() {
+    let mock = mock().await;
+    let mut config = config_for(&mock);
+    with_l2(&mut config);
+    let gw = start(config).await;
+    let system = "verifier reading order";
+    let soft = "How long should I boil an egg for a soft yolk?";
+    let hard = "How many minutes do I boil an egg to get a hard yolk?";
+    for cached in [soft, hard] {
+        assert_eq!(
+            ask(&gw, KEY_A, &question(system, cached), &[]).await.0,
+            "miss"
+        );
+    }
+    // Closer to the soft-yolk entry (cosine about 0.966) than to the
+    // hard-yolk one (0.954): the verifier refuses the closest, so the other
+    // is read too, and answers.
+    let before = pairs_read(&gw).await;
+    let asked = question(system, "How long should I boil an egg for a hard yolk?");
+    let (label, text) = answered(&gw, &asked).await;
+    assert_eq!(label, "hit-l2");
+    assert!(text.contains(hard), "{text}");
+    assert_eq!(pairs_read(&gw).await - before, 2);
+    // The hard-yolk entry is the closest (0.990, the soft one 0.934, above
+    // the prefilter) and the verifier is sure of it: one pair read.
+    let before = pairs_read(&gw).await;
+    let asked = question(
+        system,
+        "How many minutes should I boil an egg to get a hard yolk?",
+    );
+    let (label, text) = answered(&gw, &asked).await;
+    assert_eq!(label, "hit-l2");
+    assert!(text.contains(hard), "{text}");
+    assert_eq!(pairs_read(&gw).await - before, 1);
+    assert_eq!(mock.requests(), 2);
+}
+
 #[tokio::test]
 async fn a_broken_verifier_stops_the_start_with_a_clear_error_and_rules_still_run() {
     let mock = mock().await;

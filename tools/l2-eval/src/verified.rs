@@ -292,7 +292,7 @@ pub fn retrieval(
             deadline,
         };
         let mut found = Vec::with_capacity(pairs.len());
-        let (mut slips, mut reached) = (0usize, 0usize);
+        let (mut slips, mut reached, mut read) = (0usize, 0usize, 0usize);
         for (n, chunk) in pairs
             .iter()
             .zip(b_vectors)
@@ -342,7 +342,8 @@ pub fn retrieval(
                     .map(|((p, _), near)| judge.decide(near, &p.b, &ask)),
             )
             .await;
-            found.extend(decisions.into_iter().map(|d| match d {
+            read += decisions.iter().map(|(_, pairs)| pairs).sum::<usize>();
+            found.extend(decisions.into_iter().map(|(d, _)| match d {
                 Decision::Hit {
                     candidate:
                         Candidate {
@@ -367,6 +368,12 @@ pub fn retrieval(
         }
         eprintln!(
             "{slips} candidates below the prefilter had keyboard slips; aligned, {reached} of them reached it"
+        );
+        println!(
+            "The verifier read {read} candidate pairs for {} look-ups ({:.2} per look-up; the closest \
+             candidate alone first, the others only when it is not sure).\n",
+            found.len(),
+            read as f64 / found.len().max(1) as f64
         );
         anyhow::Ok(found)
     })?;
