@@ -1951,7 +1951,7 @@ def _wh_dev(subject):
 
 
 def question_word_pairs(rng, n, split="train", relation_sides=None, relation_verbs=None, positive_share=0.4,
-                        wordings=None, tasks=True):
+                        wordings=None, tasks=True, only_relations=False):
     """Pairs of `split` ("train" or "dev"): two wordings of one question word
     about one subject (positive, kind "wh-same"), two question words about it
     (negative, "wh-change"); each group has wordings that open with other
@@ -1959,7 +1959,9 @@ def question_word_pairs(rng, n, split="train", relation_sides=None, relation_ver
     alone does not decide. relation_sides / relation_verbs (training values
     of the relations family) add its templates across question words.
     wordings keeps only the first that many wordings of each group (fewer
-    openers); tasks=False leaves out the task groups (WH_TASK_GROUPS)."""
+    openers); tasks=False leaves out the task groups (WH_TASK_GROUPS);
+    only_relations keeps the relations family's templates alone (the class
+    retrieval answers showed)."""
     dev = split == "dev"
     past = [e for e in WH_PAST if _wh_dev(e[0]) == dev]
     present = [e for e in WH_PRESENT if _wh_dev(e[0]) == dev]
@@ -1969,7 +1971,7 @@ def question_word_pairs(rng, n, split="train", relation_sides=None, relation_ver
     out = []
     while len(out) < n:
         roll = rng.random()
-        if relation_sides and relation_verbs and roll < 0.25:
+        if relation_sides and relation_verbs and (only_relations or roll < 0.25):
             sides = rng.choice(relation_sides)
             a, b = rng.sample(sides, 2)
             v, p = rng.choice(relation_verbs)

@@ -182,6 +182,8 @@ def main():
                     help="keep only the first that many wordings of each question-word group (0: all)")
     ap.add_argument("--wh-no-tasks", action="store_true",
                     help="leave the task groups (\"How do I …\" / \"How often should I …\") out of --wh-share")
+    ap.add_argument("--wh-only-relations", action="store_true",
+                    help="--wh-share pairs from the relations family's templates alone")
     ap.add_argument("--opener-share", type=float, default=0.0,
                     help="share of the training split's positives whose two texts open with different words "
                          "(\"How can I …\" / \"What's the best way to …\"), drawn again beside --wh-share so "
@@ -301,7 +303,8 @@ def main():
         sides = [values_for(pool, "train", 7) for pool in RELATION_SIDES]
         wh = question_word_pairs(random.Random(30), 2 * n_wh, relation_sides=sides,
                                  relation_verbs=values_for(RELATION_VERBS, "train", 7), positive_share=args.wh_positive,
-                                 wordings=args.wh_wordings or None, tasks=not args.wh_no_tasks)
+                                 wordings=args.wh_wordings or None, tasks=not args.wh_no_tasks,
+                                 only_relations=args.wh_only_relations)
     n_opener = int(args.examples * args.opener_share)
     opener = []
     if n_opener:
@@ -386,7 +389,7 @@ def main():
                             "lexicon_typos": args.lexicon_typos, "typo_share": args.typo_share,
                             "typo_pure": args.typo_pure, "wh_share": args.wh_share, "wh_positive": args.wh_positive,
                             "opener_share": args.opener_share, "wh_wordings": args.wh_wordings,
-                            "wh_no_tasks": args.wh_no_tasks, "typo_augment": args.typo_augment,
+                            "wh_no_tasks": args.wh_no_tasks, "wh_only_relations": args.wh_only_relations, "typo_augment": args.typo_augment,
                             "lexicon_cross": args.lexicon_cross, "lexicon_clean": args.lexicon_clean,
                             "lexicon_indirect_min": args.lexicon_indirect_min,
                             "lr": args.lr, "bf16": bf16,
