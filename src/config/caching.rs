@@ -133,6 +133,9 @@ pub enum Guard {
     Negation,
     Direction,
     Names,
+    /// Another leading question word (when / why / who / where); only as
+    /// a veto or guard named in the configuration.
+    Question,
 }
 
 /// The L2 semantic cache.
@@ -183,7 +186,7 @@ impl Default for SemanticConfig {
             verifier_dir: None,
             min_precision: 0.95,
             candidates: 3,
-            vetoes: vec![Guard::Numbers, Guard::Direction],
+            vetoes: vec![Guard::Numbers, Guard::Direction, Guard::Question],
             audit_sample: 0.0,
             audit_agreement: 0.8,
             max_entries: 100_000,

@@ -284,3 +284,19 @@ consecutive_failures = 2
     let err = Config::from_toml(&typo, Path::new("t.toml")).unwrap_err();
     assert!(err.to_string().contains("wieght"), "{err}");
 }
+
+#[test]
+fn vetoes_are_named_and_an_unknown_one_is_refused() {
+    let config = load_text(
+        "[semantic]\nvetoes = [\"numbers\", \"direction\", \"question\"]\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        config.semantic.vetoes,
+        vec![Guard::Numbers, Guard::Direction, Guard::Question]
+    );
+    let err =
+        Config::from_toml("[semantic]\nvetoes = [\"tense\"]\n", Path::new("x.toml")).unwrap_err();
+    assert!(err.to_string().contains("tense"), "{err}");
+}

@@ -3,6 +3,8 @@
 //! changes ("3 eggs"/"4 eggs", "can I"/"can't I", "Celsius to Fahrenheit"/
 //! "Fahrenheit to Celsius", "Paris to Rome"/"Paris to Milan"). A candidate
 //! must pass every guard; each guard is cheap and reports why it refused.
+//! The `question` guard (only when named) refuses another leading question
+//! word: "When did the Berlin Wall fall?" / "Why did the Berlin Wall fall?".
 //! What each guard costs in recall on labelled pairs is measured by the
 //! evaluation command (README, "Semantic quality").
 
@@ -17,6 +19,7 @@ pub enum Rejection {
     Negation,
     Direction,
     Entities,
+    Question,
 }
 
 impl Rejection {
@@ -26,6 +29,7 @@ impl Rejection {
             Self::Negation => "negation",
             Self::Direction => "direction",
             Self::Entities => "entities",
+            Self::Question => "question",
         }
     }
 }
@@ -37,6 +41,9 @@ pub struct Guards {
     pub negation: bool,
     pub direction: bool,
     pub entities: bool,
+    /// Another leading question word (`Guard::Question`); not one of the
+    /// `rules` mode's guards, only run when named.
+    pub question: bool,
 }
 
 impl Default for Guards {
@@ -46,6 +53,7 @@ impl Default for Guards {
             negation: true,
             direction: true,
             entities: true,
+            question: false,
         }
     }
 }
@@ -57,6 +65,7 @@ impl Guards {
             negation: false,
             direction: false,
             entities: false,
+            question: false,
         }
     }
 
@@ -68,6 +77,7 @@ impl Guards {
             negation: has(Guard::Negation),
             direction: has(Guard::Direction),
             entities: has(Guard::Names),
+            question: has(Guard::Question),
         }
     }
 
@@ -85,6 +95,9 @@ impl Guards {
         }
         if self.entities && (q.names_missing_from(&c) || c.names_missing_from(&q)) {
             return Err(Rejection::Entities);
+        }
+        if self.question && questions_differ(&q, &c) {
+            return Err(Rejection::Question);
         }
         Ok(())
     }
@@ -198,6 +211,64 @@ const STOPWORDS: &[&str] = &[
     "must", "there", "this", "that", "these", "those", "as", "if", "so", "about", "any", "some",
     "get", "best", "way", "ways", "good", "some", "one", "someone", "things",
 ];
+
+/// What a question asks for, read off its opening words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asks {
+    Time,
+    Reason,
+    Person,
+    Place,
+}
+
+/// Openings of more than one word, each naming what it asks: "What year
+/// was …" asks a time as "When was …" does, "How come …" a reason.
+const QUESTION_PHRASES: &[(&[&str], Asks)] = &[
+    (&["at", "what", "point"], Asks::Time),
+    (&["in", "what", "year"], Asks::Time),
+    (&["in", "which", "year"], Asks::Time),
+    (&["how", "long", "ago"], Asks::Time),
+    (&["for", "what", "reason"], Asks::Reason),
+    (&["what", "year"], Asks::Time),
+    (&["what", "time"], Asks::Time),
+    (&["what", "date"], Asks::Time),
+    (&["what", "day"], Asks::Time),
+    (&["what", "month"], Asks::Time),
+    (&["how", "come"], Asks::Reason),
+    (&["what", "made"], Asks::Reason),
+    (&["what", "caused"], Asks::Reason),
+];
+
+/// What a text's leading question word asks — a time, a reason, a person
+/// or a place — or `None`: "how" on its own crosses the others in real
+/// rewordings ("Why am I getting a 502 from Docker?" / "How do I fix a 502
+/// in Docker?", "Where do I change my password?" / "How do I change …"),
+/// and "what", "which", "did", "is" ask nothing a word names. Two question
+/// words joined ("When and why do …") ask both: `None`.
+fn asks(text: &Text) -> Option<Asks> {
+    let w = &text.words;
+    if w.get(1).is_some_and(|x| x == "and" || x == "or") {
+        return None;
+    }
+    for (phrase, asks) in QUESTION_PHRASES {
+        if w.len() >= phrase.len() && w.iter().zip(phrase.iter()).all(|(a, b)| a == b) {
+            return Some(*asks);
+        }
+    }
+    match w.first()?.as_str() {
+        "when" => Some(Asks::Time),
+        "why" => Some(Asks::Reason),
+        "who" | "whom" | "whose" => Some(Asks::Person),
+        "where" => Some(Asks::Place),
+        _ => None,
+    }
+}
+
+/// Both texts open with a question word and they ask for different things:
+/// "When did the Titanic sink?" / "Why did the Titanic sink?".
+fn questions_differ(q: &Text, c: &Text) -> bool {
+    matches!((asks(q), asks(c)), (Some(a), Some(b)) if a != b)
+}
 
 /// A question split into words, keeping what the guards need.
 struct Text {
@@ -723,6 +794,76 @@ mod tests {
             check("How can I learn Python fast?", "how to learn python fast"),
             Ok(())
         );
+    }
+
+    fn question(a: &str, b: &str) -> Result<(), Rejection> {
+        Guards::only(&[Guard::Question]).check(a, b)
+    }
+
+    #[test]
+    fn another_leading_question_word_is_refused() {
+        for (a, b) in [
+            (
+                "When did the Berlin Wall fall?",
+                "Why did the Berlin Wall fall?",
+            ),
+            ("Where was Einstein born?", "When was Einstein born?"),
+            (
+                "Who invented the telephone?",
+                "When was the telephone invented?",
+            ),
+            (
+                "What year did the Titanic sink?",
+                "Why did the Titanic sink?",
+            ),
+            ("How come the sky is blue?", "Where is the sky blue?"),
+            ("Why was Caesar assassinated?", "Who assassinated Caesar?"),
+        ] {
+            assert_eq!(question(a, b), Err(Rejection::Question), "{a} / {b}");
+            assert_eq!(question(b, a), Err(Rejection::Question), "{b} / {a}");
+        }
+    }
+
+    #[test]
+    fn the_same_question_word_or_an_open_one_passes() {
+        for (a, b) in [
+            // The same thing asked, in other words.
+            ("When was Einstein born?", "What year was Einstein born?"),
+            (
+                "Why did the Berlin Wall fall?",
+                "What caused the Berlin Wall to fall?",
+            ),
+            ("Why is the sky blue?", "How come the sky is blue?"),
+            ("Who's the author of Dune?", "Whose novel is Dune?"),
+            // "how" crosses the others in real rewordings.
+            (
+                "Why am I getting a 502 error from Docker?",
+                "How do I fix error 502 in Docker?",
+            ),
+            (
+                "Where do I change my password?",
+                "How do I change my password?",
+            ),
+            // No question word names what is asked.
+            (
+                "Did Google acquire YouTube?",
+                "Why did Google acquire YouTube?",
+            ),
+            (
+                "What is the capital of France?",
+                "Where is the capital of France?",
+            ),
+            // Two question words joined ask both.
+            ("When and why do birds migrate?", "Why do birds migrate?"),
+        ] {
+            assert_eq!(question(a, b), Ok(()), "{a} / {b}");
+        }
+    }
+
+    #[test]
+    fn the_question_guard_is_not_a_rules_mode_default() {
+        let (a, b) = ("When did Rome fall?", "Why did Rome fall?");
+        assert_eq!(check(a, b), Ok(()));
     }
 
     #[test]

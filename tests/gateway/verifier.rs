@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use g_aigateway::RunError;
-use g_aigateway::config::VerifierMode;
+use g_aigateway::config::{Guard, VerifierMode};
 use serde_json::Value;
 
 use crate::semantic::{ask, question, with_l2};
@@ -182,6 +182,63 @@ async fn near_misses_of_every_hard_class_never_hit() {
         assert_eq!(
             label, "miss",
             "{asked:?} was answered with the answer to {cached:?}"
+        );
+    }
+}
+
+/// Another leading question word about the same subject, which the
+/// verifier alone passes (scores 0.986–0.997).
+const QUESTION_WORD_CHANGES: [(&str, &str); 3] = [
+    (
+        "When did the Berlin Wall fall?",
+        "Why did the Berlin Wall fall?",
+    ),
+    (
+        "Why did the Roman Empire collapse?",
+        "When did the Roman Empire collapse?",
+    ),
+    ("Why did the Titanic sink?", "When did the Titanic sink?"),
+];
+
+#[tokio::test]
+async fn another_leading_question_word_never_hits_and_the_same_question_reworded_does() {
+    let mock = mock().await;
+    let mut config = config_for(&mock);
+    with_l2(&mut config);
+    let gw = start(config).await;
+    for (n, (cached, asked)) in QUESTION_WORD_CHANGES.iter().enumerate() {
+        assert_eq!(
+            pair(&gw, n, cached, asked, &[]).await,
+            "miss",
+            "{asked:?} was answered with the answer to {cached:?}"
+        );
+    }
+    // The same thing asked with other words for it.
+    let rewordings = [
+        ("When was Einstein born?", "What year was Einstein born?"),
+        (
+            "Why did Microsoft buy GitHub?",
+            "What was Microsoft's reason for buying GitHub?",
+        ),
+    ];
+    for (n, (cached, asked)) in rewordings.iter().enumerate() {
+        assert_eq!(
+            pair(&gw, 10 + n, cached, asked, &[]).await,
+            "hit-l2",
+            "{asked:?} after {cached:?}"
+        );
+    }
+    // Without the `question` veto the verifier answers them from each other:
+    // the veto is what refuses them.
+    let mut config = config_for(&mock);
+    with_l2(&mut config);
+    config.semantic.vetoes = vec![Guard::Numbers, Guard::Direction];
+    let gw = start(config).await;
+    for (n, (cached, asked)) in QUESTION_WORD_CHANGES.iter().enumerate() {
+        assert_eq!(
+            pair(&gw, n, cached, asked, &[]).await,
+            "hit-l2",
+            "{asked:?} after {cached:?}"
         );
     }
 }

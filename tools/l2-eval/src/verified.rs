@@ -83,12 +83,29 @@ pub fn dump(
     for (i, p) in pairs.iter().enumerate() {
         // The first veto that refuses the pair, if any.
         let veto = vetoes.check(&p.b, &p.a).err().map(|r| r.label());
-        let line = serde_json::json!({"kind": p.kind, "label": u8::from(p.label), "cos": cos[i], "read_cos": read_cos[i], "score": scores[i], "slips": model.same_but_for_slips(&p.a, &p.b), "vetoes_pass": veto.is_none(), "veto": veto});
+        // Each guard alone, for vetoes other than the shipped ones.
+        let guards: serde_json::Map<String, serde_json::Value> = GUARDS
+            .iter()
+            .map(|(name, g)| {
+                let pass = Guards::only(&[*g]).check(&p.b, &p.a).is_ok();
+                ((*name).to_string(), pass.into())
+            })
+            .collect();
+        let line = serde_json::json!({"kind": p.kind, "label": u8::from(p.label), "cos": cos[i], "read_cos": read_cos[i], "score": scores[i], "slips": model.same_but_for_slips(&p.a, &p.b), "vetoes_pass": veto.is_none(), "veto": veto, "guards": guards});
         out.push_str(&line.to_string());
         out.push('\n');
     }
     std::fs::write(path, out)
 }
+
+/// Every rule guard by the name the configuration gives it.
+const GUARDS: [(&str, Guard); 5] = [
+    ("numbers", Guard::Numbers),
+    ("negation", Guard::Negation),
+    ("direction", Guard::Direction),
+    ("names", Guard::Names),
+    ("question", Guard::Question),
+];
 
 /// One way of deciding: a name and a predicate over a pair's index.
 type Mode<'a> = (String, Box<dyn Fn(usize) -> bool + 'a>);
@@ -151,15 +168,10 @@ pub fn tables(
             .collect()
     };
     let all = checks(Guards::default());
-    let vetoes: Vec<(&str, Vec<bool>)> = [
-        ("numbers", Guard::Numbers),
-        ("negation", Guard::Negation),
-        ("direction", Guard::Direction),
-        ("names", Guard::Names),
-    ]
-    .into_iter()
-    .map(|(name, g)| (name, checks(Guards::only(&[g]))))
-    .collect();
+    let vetoes: Vec<(&str, Vec<bool>)> = GUARDS
+        .iter()
+        .map(|&(name, g)| (name, checks(Guards::only(&[g]))))
+        .collect();
     // The shipped default: the verifier behind `semantic.vetoes`.
     let shipped = SemanticConfig::default().vetoes;
     let shipped_name = shipped
@@ -197,6 +209,20 @@ pub fn tables(
         format!("**default: verifier + {shipped_name} vetoes**"),
         Box::new(|i| verified(i, cutoff) && shipped_pass[i]),
     ));
+    // The default with each veto it lacks added, the default row kept last.
+    let all_guards_row = modes.len() - 2;
+    for ((name, pass), (_, g)) in vetoes.iter().zip(GUARDS) {
+        if !shipped.contains(&g) {
+            let shipped_pass = &shipped_pass;
+            modes.insert(
+                modes.len() - 1,
+                (
+                    format!("default + {name} veto"),
+                    Box::new(move |i| verified(i, cutoff) && shipped_pass[i] && pass[i]),
+                ),
+            );
+        }
+    }
 
     println!(
         "\n### Each pair alone: decision modes (prefilter cosine {})\n",
@@ -231,7 +257,10 @@ pub fn tables(
         }
     }
     if kinds.len() > 1 {
-        let pick = [0usize, 1, 2, modes.len() - 2, modes.len() - 1];
+        // Cosine, rules, the verifier, with all guards, the default with
+        // each veto it lacks, the default.
+        let mut pick = vec![0usize, 1, 2];
+        pick.extend(all_guards_row..modes.len());
         println!("\n### By kind of pair\n");
         let names: Vec<&str> = pick.iter().map(|&m| modes[m].0.as_str()).collect();
         println!(
