@@ -219,7 +219,29 @@ enum Asks {
     Reason,
     Person,
     Place,
+    /// "How did X …", "How do birds …": the way something happens.
+    Manner,
 }
+
+impl Asks {
+    /// Two openings that ask for different things. A manner and a reason
+    /// are one question often enough ("How did the dinosaurs die out?" /
+    /// "Why did …") to be left to the verifier.
+    fn differs(self, other: Asks) -> bool {
+        let pair = |a, b| (self, other) == (a, b) || (self, other) == (b, a);
+        self != other && !pair(Asks::Manner, Asks::Reason)
+    }
+}
+
+/// The auxiliaries after which "how" asks for a manner ("How did …").
+const MANNER_AUXILIARIES: &[&str] = &[
+    "did", "was", "were", "does", "do", "is", "are", "has", "have", "had",
+];
+
+/// The subjects that make "how + auxiliary" a task rather than a manner
+/// ("How do I …", "How does one …": a request for steps, which crosses
+/// every other question word in real rewordings).
+const TASK_SUBJECTS: &[&str] = &["i", "you", "we", "one", "u", "my", "your", "our"];
 
 /// Openings of more than one word, each naming what it asks: "What year
 /// was …" asks a time as "When was …" does, "How come …" a reason.
@@ -239,15 +261,17 @@ const QUESTION_PHRASES: &[(&[&str], Asks)] = &[
     (&["what", "caused"], Asks::Reason),
 ];
 
-/// What a text's leading question word asks — a time, a reason, a person
-/// or a place — or `None`: "how" on its own crosses the others in real
-/// rewordings ("Why am I getting a 502 from Docker?" / "How do I fix a 502
-/// in Docker?", "Where do I change my password?" / "How do I change …"),
-/// and "what", "which", "did", "is" ask nothing a word names. Two question
-/// words joined ("When and why do …") ask both: `None`.
+/// What a text's leading question word asks — a time, a reason, a person,
+/// a place or a manner ("How did X …", "How do birds …") — or `None`: "how"
+/// before a task ("How do I …") or a quantity ("How much …") crosses the
+/// others in real rewordings ("Why am I getting a 502 from Docker?" / "How
+/// do I fix a 502 in Docker?", "Where do I change my password?" / "How do I
+/// change …"), and "what", "which", "did", "is" ask nothing a word names.
+/// Two question words joined ("When and why do …") ask both, and a text of
+/// several questions asks more than its first: `None`.
 fn asks(text: &Text) -> Option<Asks> {
     let w = &text.words;
-    if w.get(1).is_some_and(|x| x == "and" || x == "or") {
+    if text.several_questions || w.get(1).is_some_and(|x| x == "and" || x == "or") {
         return None;
     }
     for (phrase, asks) in QUESTION_PHRASES {
@@ -260,6 +284,14 @@ fn asks(text: &Text) -> Option<Asks> {
         "why" => Some(Asks::Reason),
         "who" | "whom" | "whose" => Some(Asks::Person),
         "where" => Some(Asks::Place),
+        "how"
+            if w.get(1)
+                .is_some_and(|x| MANNER_AUXILIARIES.contains(&x.as_str()))
+                && w.get(2)
+                    .is_some_and(|x| !TASK_SUBJECTS.contains(&x.as_str())) =>
+        {
+            Some(Asks::Manner)
+        }
         _ => None,
     }
 }
@@ -267,7 +299,7 @@ fn asks(text: &Text) -> Option<Asks> {
 /// Both texts open with a question word and they ask for different things:
 /// "When did the Titanic sink?" / "Why did the Titanic sink?".
 fn questions_differ(q: &Text, c: &Text) -> bool {
-    matches!((asks(q), asks(c)), (Some(a), Some(b)) if a != b)
+    matches!((asks(q), asks(c)), (Some(a), Some(b)) if a.differs(b))
 }
 
 /// A question split into words, keeping what the guards need.
@@ -279,6 +311,8 @@ struct Text {
     roots: Vec<String>,
     /// Words that start with a capital letter, not sentence-initial (lower-cased).
     capitalised: Vec<String>,
+    /// A question mark with words after it: more than one question.
+    several_questions: bool,
 }
 
 impl Text {
@@ -316,10 +350,14 @@ impl Text {
             });
             words.push(word);
         }
+        let several_questions = text
+            .split_once('?')
+            .is_some_and(|(_, rest)| rest.chars().any(char::is_alphanumeric));
         Self {
             words,
             roots,
             capitalised,
+            several_questions,
         }
     }
 
@@ -818,6 +856,9 @@ mod tests {
             ),
             ("How come the sky is blue?", "Where is the sky blue?"),
             ("Why was Caesar assassinated?", "Who assassinated Caesar?"),
+            // "How" before a subject other than the asker: a manner.
+            ("How did Napoleon die?", "When did Napoleon die?"),
+            ("How do birds migrate?", "Where do birds migrate?"),
         ] {
             assert_eq!(question(a, b), Err(Rejection::Question), "{a} / {b}");
             assert_eq!(question(b, a), Err(Rejection::Question), "{b} / {a}");
@@ -853,8 +894,20 @@ mod tests {
                 "What is the capital of France?",
                 "Where is the capital of France?",
             ),
-            // Two question words joined ask both.
+            // A manner and a reason are often one question.
+            (
+                "How did the dinosaurs die out?",
+                "Why did the dinosaurs die out?",
+            ),
+            // "How" before the asker is a task, before a quantity a measure.
+            ("How do I get to the Louvre?", "Where is the Louvre?"),
+            ("How long ago did Rome fall?", "When did Rome fall?"),
+            // Two question words joined, or two questions, ask both.
             ("When and why do birds migrate?", "Why do birds migrate?"),
+            (
+                "When did dinosaurs go extinct? How did they go extinct?",
+                "How did dinosaurs become extinct?",
+            ),
         ] {
             assert_eq!(question(a, b), Ok(()), "{a} / {b}");
         }

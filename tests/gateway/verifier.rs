@@ -187,8 +187,8 @@ async fn near_misses_of_every_hard_class_never_hit() {
 }
 
 /// Another leading question word about the same subject, which the
-/// verifier alone passes (scores 0.986–0.997).
-const QUESTION_WORD_CHANGES: [(&str, &str); 3] = [
+/// verifier alone passes (scores 0.984–0.997).
+const QUESTION_WORD_CHANGES: [(&str, &str); 4] = [
     (
         "When did the Berlin Wall fall?",
         "Why did the Berlin Wall fall?",
@@ -198,6 +198,7 @@ const QUESTION_WORD_CHANGES: [(&str, &str); 3] = [
         "When did the Roman Empire collapse?",
     ),
     ("Why did the Titanic sink?", "When did the Titanic sink?"),
+    ("How did Napoleon die?", "When did Napoleon die?"),
 ];
 
 #[tokio::test]
