@@ -133,8 +133,8 @@ pub enum Guard {
     Negation,
     Direction,
     Names,
-    /// Another leading question word (when / why / who / where); only as
-    /// a veto or guard named in the configuration.
+    /// Another leading question word (when / why / who / where / how
+    /// something happened).
     Question,
 }
 
@@ -147,7 +147,7 @@ pub struct SemanticConfig {
     /// only raise it).
     pub threshold: f32,
     /// In `rules` mode, require the rule guards (numbers, negation, direction,
-    /// names); `false` is plain cosine.
+    /// names, question); `false` is plain cosine.
     pub verify: bool,
     /// How hits are decided: `model` (the pair verifier), `rules` (cosine and
     /// rule guards) or `off` (cosine alone).

@@ -3,8 +3,8 @@
 //! changes ("3 eggs"/"4 eggs", "can I"/"can't I", "Celsius to Fahrenheit"/
 //! "Fahrenheit to Celsius", "Paris to Rome"/"Paris to Milan"). A candidate
 //! must pass every guard; each guard is cheap and reports why it refused.
-//! The `question` guard (only when named) refuses another leading question
-//! word: "When did the Berlin Wall fall?" / "Why did the Berlin Wall fall?".
+//! The `question` guard refuses another leading question word: "When did
+//! the Berlin Wall fall?" / "Why did the Berlin Wall fall?".
 //! What each guard costs in recall on labelled pairs is measured by the
 //! evaluation command (README, "Semantic quality").
 
@@ -41,8 +41,7 @@ pub struct Guards {
     pub negation: bool,
     pub direction: bool,
     pub entities: bool,
-    /// Another leading question word (`Guard::Question`); not one of the
-    /// `rules` mode's guards, only run when named.
+    /// Another leading question word (`Guard::Question`).
     pub question: bool,
 }
 
@@ -53,7 +52,7 @@ impl Default for Guards {
             negation: true,
             direction: true,
             entities: true,
-            question: false,
+            question: true,
         }
     }
 }
@@ -914,9 +913,9 @@ mod tests {
     }
 
     #[test]
-    fn the_question_guard_is_not_a_rules_mode_default() {
+    fn the_question_guard_is_a_rules_mode_guard_too() {
         let (a, b) = ("When did Rome fall?", "Why did Rome fall?");
-        assert_eq!(check(a, b), Ok(()));
+        assert_eq!(check(a, b), Err(Rejection::Question));
     }
 
     #[test]

@@ -54,7 +54,7 @@ struct Cli {
     limit: Option<usize>,
     #[arg(long, default_value_t = 64)]
     batch: usize,
-    /// Also evaluate each guard alone (four more index builds).
+    /// Also evaluate each guard alone (five more index builds).
     #[arg(long)]
     ablation: bool,
     /// Only the pairwise table (no index builds).
@@ -503,10 +503,12 @@ fn guard_sets() -> Vec<(&'static str, Guards)> {
         ("+ negation", only(|g| g.negation = true)),
         ("+ direction", only(|g| g.direction = true)),
         ("+ names", only(|g| g.entities = true)),
+        ("+ question", only(|g| g.question = true)),
         (
             "+ numbers, negation, direction",
             Guards {
                 entities: false,
+                question: false,
                 ..Guards::default()
             },
         ),
