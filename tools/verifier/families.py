@@ -2002,3 +2002,78 @@ def question_word_pairs(rng, n, split="train", relation_sides=None, relation_ver
         out.append({"a": pair[0], "b": pair[1], "label": label, "kind": kind, "family": "question_words",
                     "split": split})
     return out
+
+
+# ------------------------------------------------------ what to write
+# Used by full_tune.py (--format-share): a request to write one kind of text
+# against the same request for another kind ("Write a short poem about the
+# ocean." / "Write a short story about the ocean.", 0.999 for the shipped
+# adapter on stop 41's fresh probe). The poem family only swaps poem forms
+# (haiku / limerick / sonnet); nothing paired a poem with a story, a speech
+# with a blog post. A positive is one kind (or a synonym of it) in two
+# wordings. The study group and the last two wordings are held out into
+# dev_format.jsonl (tools/verifier/format_dev.py, kinds dev-format-*).
+FORMAT_FRAMES = [
+    "Write {a} about {t}.", "Can you write me {a} about {t}?", "Compose {a} on {t}.", "I'd like {a} about {t}.",
+    "Give me {a} about {t}.", "Please write {a} on the topic of {t}.", "Could you create {a} about {t}?",
+    "write {a} about {t}", "Draft {a} about {t}.", "I need {a} about {t}.",
+]
+FORMAT_DEV_FRAMES = 2
+
+# (kinds, dev): a kind given as a tuple is one kind under several names.
+FORMAT_GROUPS = [
+    ([("poem", "short poem"), ("short story", "story"), ("song", "set of song lyrics"), "joke", "riddle", "fable",
+      "scene for a play"], False),
+    (["blog post", ("tweet", "tweet-length post"), "speech", "press release", "newsletter", "LinkedIn post",
+      "product description"], False),
+    (["quiz", "lesson plan", "study guide", ("outline", "essay outline"), "set of flashcards", "cheat sheet",
+      "reading list"], True),
+]
+
+FORMAT_TOPICS = [
+    "the ocean", "autumn", "a lighthouse keeper", "my grandmother's kitchen", "the first day of school",
+    "a lost umbrella", "the city at night", "time travel", "a robot learning to paint", "winter mornings",
+    "the first moon landing", "a rainy Sunday", "moving to a new city", "a haunted library", "bees",
+    "the water cycle", "photosynthesis", "the French Revolution", "volcanoes", "compound interest",
+]
+
+
+def _article(phrase):
+    return ("an " if phrase[0].lower() in "aeiou" else "a ") + phrase
+
+
+def format_pairs(rng, n, split="train", positive_share=0.4):
+    """Pairs of `split` ("train" or "dev"): one kind of text to write in two
+    wordings (positive); another kind of the group, the topic kept, in the
+    other wording or the same one (negative)."""
+    groups = [kinds for kinds, dev in FORMAT_GROUPS if dev == (split == "dev")]
+    frames = FORMAT_FRAMES[:-FORMAT_DEV_FRAMES] if split == "train" else FORMAT_FRAMES
+    out = []
+    while len(out) < n:
+        kinds = rng.choice(groups)
+        entry = rng.choice(kinds)
+        names = (entry,) if isinstance(entry, str) else entry
+        t = rng.choice(FORMAT_TOPICS)
+        first, second = rng.sample(frames, 2)
+        if split == "dev" and FORMAT_FRAMES.index(first) < len(FORMAT_FRAMES) - FORMAT_DEV_FRAMES \
+                and FORMAT_FRAMES.index(second) < len(FORMAT_FRAMES) - FORMAT_DEV_FRAMES and rng.random() < 0.5:
+            second = rng.choice(FORMAT_FRAMES[-FORMAT_DEV_FRAMES:])
+
+        def render(frame, kind):
+            text = frame.format(a=_article(kind), t=t)
+            return text[0].upper() + text[1:] if frame[0].isupper() else text
+
+        base = render(first, rng.choice(names))
+        if rng.random() < positive_share:
+            other, label, kind = render(second, rng.choice(names)), 1, "paraphrase"
+        else:
+            pick = rng.choice([m for m in kinds if m is not entry])
+            pick = pick if isinstance(pick, str) else rng.choice(pick)
+            other, label, kind = render(second if rng.random() < 0.75 else first, pick), 0, "value"
+        if base == other:
+            continue
+        pair = (base, other) if rng.random() < 0.5 else (other, base)
+        out.append({"a": pair[0], "b": pair[1], "label": label,
+                    "kind": f"gen-{kind}" if split == "train" else f"dev-format-{kind}",
+                    "family": "formats", "split": split})
+    return out

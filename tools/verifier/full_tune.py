@@ -45,6 +45,9 @@ question word about one subject: "When did X …?" / "Why did X …?"; --wh-posi
 the share of two wordings of one question word), reported on
 tools/verifier/out/dev_wh.jsonl; --opener-share draws again the training
 split's positives whose two texts open with different words (stop 41).
+--format-share mixes in families.format_pairs (another kind of text to write:
+"Write a short poem about X." / "Write a short story about X."), reported on
+tools/verifier/out/dev_format.jsonl (format_dev.py; stop 43).
 
 Usage:
   target/verifier-venv/bin/python tools/verifier/full_tune.py --init assets/verifier/adapter.safetensors \
@@ -66,7 +69,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lexicon  # noqa: E402
 import train  # noqa: E402
 from families import (EXTRA_NEAR_NOUN_GROUPS, EXTRA_QUALIFIER_GROUPS, composed_qualifier_pairs,  # noqa: E402
-                      near_noun_pairs, order_pairs, voice_pairs)
+                      format_pairs, near_noun_pairs, order_pairs, voice_pairs)
 
 MODEL = "models/all-MiniLM-L6-v2"
 NAMES = ["attention.self.query", "attention.self.key", "attention.self.value",
@@ -188,6 +191,8 @@ def main():
                     help="share of the training split's positives whose two texts open with different words "
                          "(\"How can I …\" / \"What's the best way to …\"), drawn again beside --wh-share so "
                          "that the opener alone does not decide")
+    ap.add_argument("--format-share", type=float, default=0.0,
+                    help="share of families.format_pairs (another kind of text to write, the topic kept)")
     ap.add_argument("--typo-share", type=float, default=0.0,
                     help="share of lexicon.typo_pairs: a training text beside itself misspelled (label 1), or a "
                     "training row with one side misspelled, its label kept (in a negative only a shared word)")
@@ -314,14 +319,17 @@ def main():
         opener = [r for r in rows if r["label"] == 1 and first_word(r["a"]) != first_word(r["b"])]
         random.Random(31).shuffle(opener)
         print(f"{len(opener)} training positives open with different words", flush=True)
+    n_format = int(args.examples * args.format_share)
+    formats = format_pairs(random.Random(32), n_format) if n_format else []
     n_typo = int(args.examples * args.typo_share)
     typos = lexicon.typo_pairs(random.Random(28), rows, n_typo, pure_share=args.typo_pure) if n_typo else []
     voice, nouns, quals, lex, order = unseen(voice), unseen(nouns), unseen(quals), unseen(lex), unseen(order)
-    typos, wh = unseen(typos), unseen(wh)
+    typos, wh, formats = unseen(typos), unseen(wh), unseen(formats)
+    n_format = min(n_format, len(formats))
     rng.shuffle(rows)
-    mixed = (rows[: args.examples - n_voice - n_noun - n_qual - n_lex - n_order - n_typo - n_wh - n_opener]
+    mixed = (rows[: args.examples - n_voice - n_noun - n_qual - n_lex - n_order - n_typo - n_wh - n_opener - n_format]
              + [voice[i % len(voice)] for i in range(n_voice)] + nouns[:n_noun] + quals[:n_qual] + lex[:n_lex]
-             + order[:n_order] + typos[:n_typo] + wh[:n_wh]
+             + order[:n_order] + typos[:n_typo] + wh[:n_wh] + formats[:n_format]
              + [opener[i % len(opener)] for i in range(n_opener if opener else 0)])
     if args.typo_augment:
         trng = random.Random(29)
@@ -388,7 +396,7 @@ def main():
                             "lexicon_share": args.lexicon_share, "lexicon_positive": args.lexicon_positive,
                             "lexicon_typos": args.lexicon_typos, "typo_share": args.typo_share,
                             "typo_pure": args.typo_pure, "wh_share": args.wh_share, "wh_positive": args.wh_positive,
-                            "opener_share": args.opener_share, "wh_wordings": args.wh_wordings,
+                            "opener_share": args.opener_share, "format_share": args.format_share, "wh_wordings": args.wh_wordings,
                             "wh_no_tasks": args.wh_no_tasks, "wh_only_relations": args.wh_only_relations, "typo_augment": args.typo_augment,
                             "lexicon_cross": args.lexicon_cross, "lexicon_clean": args.lexicon_clean,
                             "lexicon_indirect_min": args.lexicon_indirect_min,
