@@ -10,7 +10,9 @@ cosine prefilter, no rule vetoes), so a negative counted here is one the
 gateway would answer from the other question if its cosine cleared the
 prefilter.
 
-Usage: python3 tools/verifier/dev_eval.py [--cut C] [--data tools/verifier/out/dev.jsonl] DIR [DIR …]
+--dump F writes each pair's score (the last directory's) for a comparison.
+
+Usage: python3 tools/verifier/dev_eval.py [--cut C] [--data tools/verifier/out/dev.jsonl] [--dump F] DIR [DIR …]
 """
 
 import argparse
@@ -33,6 +35,7 @@ def main():
     ap.add_argument("--cut", type=float, default=0.83)
     ap.add_argument("--data", default="tools/verifier/out/dev.jsonl")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--dump", default="", help="write every pair's score to this JSON-lines file (one directory)")
     ap.add_argument("dirs", nargs="+")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -60,6 +63,11 @@ def main():
             above = sum(1 for i in idx if got[i] >= cut)
             word = "hit (recall)" if rows[idx[0]]["label"] else "false hits"
             print(f"  {kind:16} {above:5}/{len(idx):5} {word} = {above / len(idx):.3f}")
+        if args.dump:
+            with open(args.dump, "w") as f:
+                for r, score in zip(rows, got):
+                    f.write(json.dumps({"kind": r["kind"], "label": r["label"], "a": r["a"], "b": r["b"],
+                                        "score": round(float(score), 5)}) + "\n")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,10 @@ tools/verifier/out/dev_wh.jsonl; --opener-share draws again the training
 split's positives whose two texts open with different words (stop 41).
 --format-share mixes in families.format_pairs (another kind of text to write:
 "Write a short poem about X." / "Write a short story about X."), reported on
-tools/verifier/out/dev_format.jsonl (format_dev.py; stop 43).
+tools/verifier/out/dev_format.jsonl (format_dev.py; stop 43). --distill W
+keeps the init adapter's own scores as soft labels (weight W) on every row
+but the new family's, so a new family is learnt without the drift a plain
+fine-tune brings elsewhere (stop 44).
 
 Usage:
   target/verifier-venv/bin/python tools/verifier/full_tune.py --init assets/verifier/adapter.safetensors \
@@ -193,6 +196,10 @@ def main():
                          "that the opener alone does not decide")
     ap.add_argument("--format-share", type=float, default=0.0,
                     help="share of families.format_pairs (another kind of text to write, the topic kept)")
+    ap.add_argument("--distill", type=float, default=0.0,
+                    help="weight of the init adapter's own scores as soft labels on every row that is not of a "
+                         "new family (--format-share): loss = (1-W)*BCE(label) + W*BCE(teacher); keeps what the "
+                         "shipped adapter knows while the new family is learnt (stop 44)")
     ap.add_argument("--typo-share", type=float, default=0.0,
                     help="share of lexicon.typo_pairs: a training text beside itself misspelled (label 1), or a "
                     "training row with one side misspelled, its label kept (in a negative only a shared word)")
@@ -230,6 +237,15 @@ def main():
     rank_in = init["encoder.layer.0.attention.self.query.lora_a"].shape[0]
     model = train.Verifier(sd, cfg, rank_in, 2 * rank_in)
     model.load_adapter(init)
+    teacher = None
+    if args.distill:
+        # The init adapter, merged and frozen: its scores are the soft labels.
+        teacher = train.Verifier(sd, cfg, rank_in, 2 * rank_in)
+        teacher.load_adapter(init)
+        unfreeze(teacher)
+        teacher.eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
     unfreeze(model)
     if args.resume:
         start = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -320,7 +336,7 @@ def main():
         random.Random(31).shuffle(opener)
         print(f"{len(opener)} training positives open with different words", flush=True)
     n_format = int(args.examples * args.format_share)
-    formats = format_pairs(random.Random(32), n_format) if n_format else []
+    formats = [dict(r, new=True) for r in format_pairs(random.Random(32), n_format)] if n_format else []
     n_typo = int(args.examples * args.typo_share)
     typos = lexicon.typo_pairs(random.Random(28), rows, n_typo, pure_share=args.typo_pure) if n_typo else []
     voice, nouns, quals, lex, order = unseen(voice), unseen(nouns), unseen(quals), unseen(lex), unseen(order)
@@ -363,6 +379,12 @@ def main():
                 logits = model(ids, types, mask)
             each = F.binary_cross_entropy_with_logits(logits.float(), y, reduction="none")
             loss = each.mean()
+            if teacher is not None:
+                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    soft = torch.sigmoid(teacher(ids, types, mask).float())
+                old = torch.tensor([0.0 if r.get("new") else args.distill for r in group])
+                kept = F.binary_cross_entropy_with_logits(logits.float(), soft, reduction="none")
+                loss = ((1.0 - old) * each + old * kept).mean()
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -399,7 +421,7 @@ def main():
                             "opener_share": args.opener_share, "format_share": args.format_share, "wh_wordings": args.wh_wordings,
                             "wh_no_tasks": args.wh_no_tasks, "wh_only_relations": args.wh_only_relations, "typo_augment": args.typo_augment,
                             "lexicon_cross": args.lexicon_cross, "lexicon_clean": args.lexicon_clean,
-                            "lexicon_indirect_min": args.lexicon_indirect_min,
+                            "lexicon_indirect_min": args.lexicon_indirect_min, "distill": args.distill,
                             "lr": args.lr, "bf16": bf16,
                             "seconds": round(time.time() - started)}}
     for rank in [int(r) for r in args.ranks.split(",") if r]:
