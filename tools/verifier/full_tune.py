@@ -200,6 +200,9 @@ def main():
                     help="weight of the init adapter's own scores as soft labels on every row that is not of a "
                          "new family (--format-share): loss = (1-W)*BCE(label) + W*BCE(teacher); keeps what the "
                          "shipped adapter knows while the new family is learnt (stop 44)")
+    ap.add_argument("--distill-labels", default="",
+                    help="comma-separated families learnt from their labels alone under --distill, besides the new "
+                         "one: order (the --order-share pairs)")
     ap.add_argument("--typo-share", type=float, default=0.0,
                     help="share of lexicon.typo_pairs: a training text beside itself misspelled (label 1), or a "
                     "training row with one side misspelled, its label kept (in a negative only a shared word)")
@@ -238,6 +241,7 @@ def main():
     model = train.Verifier(sd, cfg, rank_in, 2 * rank_in)
     model.load_adapter(init)
     teacher = None
+    label_only = [f for f in args.distill_labels.split(",") if f]
     if args.distill:
         # The init adapter, merged and frozen: its scores are the soft labels.
         teacher = train.Verifier(sd, cfg, rank_in, 2 * rank_in)
@@ -382,7 +386,8 @@ def main():
             if teacher is not None:
                 with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                     soft = torch.sigmoid(teacher(ids, types, mask).float())
-                old = torch.tensor([0.0 if r.get("new") else args.distill for r in group])
+                old = torch.tensor([0.0 if r.get("new") or any(r.get(f) for f in label_only) else args.distill
+                                    for r in group])
                 kept = F.binary_cross_entropy_with_logits(logits.float(), soft, reduction="none")
                 loss = ((1.0 - old) * each + old * kept).mean()
             opt.zero_grad()
@@ -421,7 +426,7 @@ def main():
                             "opener_share": args.opener_share, "format_share": args.format_share, "wh_wordings": args.wh_wordings,
                             "wh_no_tasks": args.wh_no_tasks, "wh_only_relations": args.wh_only_relations, "typo_augment": args.typo_augment,
                             "lexicon_cross": args.lexicon_cross, "lexicon_clean": args.lexicon_clean,
-                            "lexicon_indirect_min": args.lexicon_indirect_min, "distill": args.distill,
+                            "lexicon_indirect_min": args.lexicon_indirect_min, "distill": args.distill, "distill_labels": args.distill_labels,
                             "lr": args.lr, "bf16": bf16,
                             "seconds": round(time.time() - started)}}
     for rank in [int(r) for r in args.ranks.split(",") if r]:
