@@ -202,7 +202,7 @@ def main():
                          "shipped adapter knows while the new family is learnt (stop 44)")
     ap.add_argument("--distill-labels", default="",
                     help="comma-separated families learnt from their labels alone under --distill, besides the new "
-                         "one: order (the --order-share pairs)")
+                         "one: order (the --order-share pairs), wh (the --wh-share pairs)")
     ap.add_argument("--typo-share", type=float, default=0.0,
                     help="share of lexicon.typo_pairs: a training text beside itself misspelled (label 1), or a "
                     "training row with one side misspelled, its label kept (in a negative only a shared word)")
@@ -330,6 +330,7 @@ def main():
                                  relation_verbs=values_for(RELATION_VERBS, "train", 7), positive_share=args.wh_positive,
                                  wordings=args.wh_wordings or None, tasks=not args.wh_no_tasks,
                                  only_relations=args.wh_only_relations)
+        wh = [dict(r, wh=True) for r in wh]
     n_opener = int(args.examples * args.opener_share)
     opener = []
     if n_opener:
