@@ -202,7 +202,8 @@ def main():
                          "shipped adapter knows while the new family is learnt (stop 44)")
     ap.add_argument("--distill-labels", default="",
                     help="comma-separated families learnt from their labels alone under --distill, besides the new "
-                         "one: order (the --order-share pairs), wh (the --wh-share pairs)")
+                         "one: order (the --order-share pairs), wh (the --wh-share pairs), opener (the --opener-share "
+                         "pairs), typo (the --typo-share pairs)")
     ap.add_argument("--typo-share", type=float, default=0.0,
                     help="share of lexicon.typo_pairs: a training text beside itself misspelled (label 1), or a "
                     "training row with one side misspelled, its label kept (in a negative only a shared word)")
@@ -337,13 +338,15 @@ def main():
         def first_word(text):
             words = text.lower().split()
             return words[0].strip("?,.!:'\"") if words else ""
-        opener = [r for r in rows if r["label"] == 1 and first_word(r["a"]) != first_word(r["b"])]
+        opener = [dict(r, opener=True) for r in rows
+                  if r["label"] == 1 and first_word(r["a"]) != first_word(r["b"])]
         random.Random(31).shuffle(opener)
         print(f"{len(opener)} training positives open with different words", flush=True)
     n_format = int(args.examples * args.format_share)
     formats = [dict(r, new=True) for r in format_pairs(random.Random(32), n_format)] if n_format else []
     n_typo = int(args.examples * args.typo_share)
-    typos = lexicon.typo_pairs(random.Random(28), rows, n_typo, pure_share=args.typo_pure) if n_typo else []
+    typos = [dict(r, typo=True) for r in lexicon.typo_pairs(random.Random(28), rows, n_typo, pure_share=args.typo_pure)
+             ] if n_typo else []
     voice, nouns, quals, lex, order = unseen(voice), unseen(nouns), unseen(quals), unseen(lex), unseen(order)
     typos, wh, formats = unseen(typos), unseen(wh), unseen(formats)
     n_format = min(n_format, len(formats))
