@@ -47,7 +47,9 @@ tools/verifier/out/dev_wh.jsonl; --opener-share draws again the training
 split's positives whose two texts open with different words (stop 41).
 --format-share mixes in families.format_pairs (another kind of text to write:
 "Write a short poem about X." / "Write a short story about X."), reported on
-tools/verifier/out/dev_format.jsonl (format_dev.py; stop 43). --distill W
+tools/verifier/out/dev_format.jsonl (format_dev.py; stop 43). --typo-order draws
+that share of the --typo-share pairs from order pairs, --typo-skip-family draws none
+from the families named (stop 47). --distill W
 keeps the init adapter's own scores as soft labels (weight W) on every row
 but the new family's, so a new family is learnt without the drift a plain
 fine-tune brings elsewhere (stop 44).
@@ -209,6 +211,14 @@ def main():
                     "training row with one side misspelled, its label kept (in a negative only a shared word)")
     ap.add_argument("--typo-pure", type=float, default=0.3,
                     help="the share of the --typo-share pairs that are a text beside itself misspelled")
+    ap.add_argument("--typo-order", type=float, default=0.0,
+                    help="the share of the --typo-share pairs drawn from fresh families.order_pairs rows (both "
+                    "labels, one side misspelled, the label kept) rather than the training split, so misspelt "
+                    "pairs are not all pairs worded alike (stop 47)")
+    ap.add_argument("--typo-skip-family", default="",
+                    help="comma-separated training families the --typo-share pairs are not drawn from (relations: "
+                    "misspelt role and direction pairs learnt from their labels cost held-out order rewordings, "
+                    "stop 47)")
     ap.add_argument("--typo-augment", type=float, default=0.0,
                     help="each example of the mix (voice, noun, lexicon … rows included) has one side misspelled "
                     "with this probability, its label kept (in a negative only a word both sides share)")
@@ -345,8 +355,19 @@ def main():
     n_format = int(args.examples * args.format_share)
     formats = [dict(r, new=True) for r in format_pairs(random.Random(32), n_format)] if n_format else []
     n_typo = int(args.examples * args.typo_share)
-    typos = [dict(r, typo=True) for r in lexicon.typo_pairs(random.Random(28), rows, n_typo, pure_share=args.typo_pure)
-             ] if n_typo else []
+    n_typo_order = int(n_typo * args.typo_order)
+    skipped = {f for f in args.typo_skip_family.split(",") if f}
+    typo_source = [r for r in rows if r.get("family") not in skipped] if skipped else rows
+    typos = [dict(r, typo=True) for r in lexicon.typo_pairs(random.Random(28), typo_source, n_typo - n_typo_order,
+                                                            pure_share=args.typo_pure)] if n_typo else []
+    if n_typo_order:
+        # Misspelt order pairs: a reworded pair with one side misspelt stays the same
+        # question (and a misspelt swap another one), so the typo rows do not teach
+        # that only a pair worded alike survives a slip.
+        source = order_pairs(random.Random(33), 2 * n_typo_order, balanced=args.order_balanced)
+        typos += [dict(r, typo=True, order=True)
+                  for r in lexicon.typo_pairs(random.Random(34), source, n_typo_order, pure_share=0.0)]
+        random.Random(35).shuffle(typos)
     voice, nouns, quals, lex, order = unseen(voice), unseen(nouns), unseen(quals), unseen(lex), unseen(order)
     typos, wh, formats = unseen(typos), unseen(wh), unseen(formats)
     n_format = min(n_format, len(formats))
@@ -426,7 +447,9 @@ def main():
                             "qualifier_share": args.qualifier_share, "extra_nouns": args.extra_nouns,
                             "lexicon_share": args.lexicon_share, "lexicon_positive": args.lexicon_positive,
                             "lexicon_typos": args.lexicon_typos, "typo_share": args.typo_share,
-                            "typo_pure": args.typo_pure, "wh_share": args.wh_share, "wh_positive": args.wh_positive,
+                            "typo_pure": args.typo_pure, "typo_order": args.typo_order,
+                            "typo_skip_family": args.typo_skip_family,
+                            "wh_share": args.wh_share, "wh_positive": args.wh_positive,
                             "opener_share": args.opener_share, "format_share": args.format_share, "wh_wordings": args.wh_wordings,
                             "wh_no_tasks": args.wh_no_tasks, "wh_only_relations": args.wh_only_relations, "typo_augment": args.typo_augment,
                             "lexicon_cross": args.lexicon_cross, "lexicon_clean": args.lexicon_clean,
