@@ -12,7 +12,7 @@ measures it:
    from the other (a score, score ≥ the cut-off, the shipped vetoes pass);
    draws N of them at random (seeded) and writes two files: the blind one
    (`id`, `a`, `b` only — no label, no score, shuffled) to judge by hand, and
-   the key (`id`, label, score, kind).
+   the key (`id`, the row in the split, label, score).
 2. Judge the blind file by hand: for each line add `"same": true|false|null`
    (one answer serves both, the data's own definition of label 1; null for a
    borderline pair — one answer serves one way only, or only in part) — the
