@@ -136,6 +136,8 @@ pub enum Guard {
     /// Another leading question word (when / why / who / where / how
     /// something happened).
     Question,
+    /// A word swapped for its antonym ("hard" / "soft"; WordNet's list).
+    Antonyms,
 }
 
 /// The L2 semantic cache.

@@ -296,6 +296,8 @@ fn vetoes_are_named_and_an_unknown_one_is_refused() {
         config.semantic.vetoes,
         vec![Guard::Numbers, Guard::Direction, Guard::Question]
     );
+    let config = load_text("[semantic]\nvetoes = [\"antonyms\", \"names\"]\n", &[]).unwrap();
+    assert_eq!(config.semantic.vetoes, vec![Guard::Antonyms, Guard::Names]);
     let err =
         Config::from_toml("[semantic]\nvetoes = [\"tense\"]\n", Path::new("x.toml")).unwrap_err();
     assert!(err.to_string().contains("tense"), "{err}");

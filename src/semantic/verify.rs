@@ -4,11 +4,14 @@
 //! "Fahrenheit to Celsius", "Paris to Rome"/"Paris to Milan"). A candidate
 //! must pass every guard; each guard is cheap and reports why it refused.
 //! The `question` guard refuses another leading question word: "When did
-//! the Berlin Wall fall?" / "Why did the Berlin Wall fall?".
+//! the Berlin Wall fall?" / "Why did the Berlin Wall fall?". The `antonyms`
+//! guard refuses a word swapped for its antonym ("hard" / "soft yolk",
+//! "raise" / "lower the pH") from a WordNet list shipped with the verifier.
 //! What each guard costs in recall on labelled pairs is measured by the
 //! evaluation command (README, "Semantic quality").
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::LazyLock;
 
 use crate::config::Guard;
 
@@ -20,6 +23,7 @@ pub enum Rejection {
     Direction,
     Entities,
     Question,
+    Antonyms,
 }
 
 impl Rejection {
@@ -30,6 +34,7 @@ impl Rejection {
             Self::Direction => "direction",
             Self::Entities => "entities",
             Self::Question => "question",
+            Self::Antonyms => "antonyms",
         }
     }
 }
@@ -43,6 +48,9 @@ pub struct Guards {
     pub entities: bool,
     /// Another leading question word (`Guard::Question`).
     pub question: bool,
+    /// A word swapped for its antonym (`Guard::Antonyms`; a model-mode veto,
+    /// not one of the `rules` mode's guards).
+    pub antonyms: bool,
 }
 
 impl Default for Guards {
@@ -53,6 +61,7 @@ impl Default for Guards {
             direction: true,
             entities: true,
             question: true,
+            antonyms: false,
         }
     }
 }
@@ -65,6 +74,7 @@ impl Guards {
             direction: false,
             entities: false,
             question: false,
+            antonyms: false,
         }
     }
 
@@ -77,6 +87,7 @@ impl Guards {
             direction: has(Guard::Direction),
             entities: has(Guard::Names),
             question: has(Guard::Question),
+            antonyms: has(Guard::Antonyms),
         }
     }
 
@@ -97,6 +108,9 @@ impl Guards {
         }
         if self.question && questions_differ(&q, &c) {
             return Err(Rejection::Question);
+        }
+        if self.antonyms && antonym_swapped(&q, &c) {
+            return Err(Rejection::Antonyms);
         }
         Ok(())
     }
@@ -465,6 +479,17 @@ struct Phrase {
     head: Option<usize>,
 }
 
+/// The positions (in `q`, in `c`) of each content word both texts hold once.
+fn shared_once(q: &Text, c: &Text) -> Vec<(usize, usize)> {
+    let (qp, cp) = (q.content_positions(), c.content_positions());
+    qp.iter()
+        .filter_map(|(w, qs)| {
+            let cs = cp.get(w)?;
+            (qs.len() == 1 && cs.len() == 1).then(|| (qs[0], cs[0]))
+        })
+        .collect()
+}
+
 /// The direction of the two texts differs, in one of two ways:
 /// - a shared word heads a "to" phrase in one and a "from" phrase in the
 ///   other: "copy files from Google Drive to my phone" / "copy files to
@@ -480,14 +505,7 @@ struct Phrase {
 /// string to lowercase"); what else word order changes is the verifier's to
 /// read.
 fn direction_flipped(q: &Text, c: &Text) -> bool {
-    let (qp, cp) = (q.content_positions(), c.content_positions());
-    let shared: Vec<(usize, usize)> = qp
-        .iter()
-        .filter_map(|(w, qs)| {
-            let cs = cp.get(w)?;
-            (qs.len() == 1 && cs.len() == 1).then(|| (qs[0], cs[0]))
-        })
-        .collect();
+    let shared = shared_once(q, c);
     if shared.is_empty() {
         return false;
     }
@@ -557,6 +575,58 @@ fn converse(q: &Text, qa: usize, qs: [usize; 2], c: &Text, ca: usize, cs: [usize
         (Some(a), Some(b)) => a != b,
         _ => false,
     }
+}
+
+/// Antonym pairs, one per line (`tools/verifier/antonym_list.py build`:
+/// WordNet 3.0's direct antonyms of common adjectives, adverbs and verbs,
+/// inflected alike).
+const ANTONYM_LIST: &str = include_str!("../../assets/verifier/antonyms.txt");
+
+static ANTONYMS: LazyLock<HashSet<(&'static str, &'static str)>> = LazyLock::new(|| {
+    ANTONYM_LIST
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(' '))
+        .flat_map(|(a, b)| [(a, b), (b, a)])
+        .collect()
+});
+
+/// `other` is `word` with a short ending ("slow" / "slowing").
+fn inflects(word: &str, other: &str) -> bool {
+    other.starts_with(word) && other.len() - word.len() <= 3
+}
+
+/// A word of one text only whose antonym is in the other only: "for a hard
+/// yolk" / "for a soft yolk", "raise the pH" / "lower the pH". Not when the
+/// text holds the other word in another form ("slowing down so fast" / "slow
+/// down so quickly"), nor a converse — two shared words on either side of
+/// the antonym, swapped: "Is X shorter than Y?" / "Is Y taller than X?",
+/// "How much did X borrow from Y?" / "How much did Y lend X?" ask the same.
+fn antonym_swapped(q: &Text, c: &Text) -> bool {
+    let shared = shared_once(q, c);
+    let first = |t: &Text, w: &str| t.words.iter().position(|x| x == w);
+    q.words.iter().any(|x| {
+        if c.words.contains(x) {
+            return false;
+        }
+        c.words.iter().any(|y| {
+            if q.words.contains(y) || !ANTONYMS.contains(&(x.as_str(), y.as_str())) {
+                return false;
+            }
+            if q.words.iter().any(|w| inflects(y, w)) || c.words.iter().any(|w| inflects(x, w)) {
+                return false;
+            }
+            let (Some(qa), Some(ca)) = (first(q, x), first(c, y)) else {
+                return false;
+            };
+            let converse = shared.iter().any(|p| {
+                shared
+                    .iter()
+                    .any(|r| p.0 < qa && qa < r.0 && r.1 < ca && ca < p.1)
+            });
+            !converse
+        })
+    })
 }
 
 #[cfg(test)]
@@ -833,8 +903,13 @@ mod tests {
         );
     }
 
+    /// One guard alone.
+    fn only(guard: Guard, a: &str, b: &str) -> Result<(), Rejection> {
+        Guards::only(&[guard]).check(a, b)
+    }
+
     fn question(a: &str, b: &str) -> Result<(), Rejection> {
-        Guards::only(&[Guard::Question]).check(a, b)
+        only(Guard::Question, a, b)
     }
 
     #[test]
@@ -916,6 +991,90 @@ mod tests {
     fn the_question_guard_is_a_rules_mode_guard_too() {
         let (a, b) = ("When did Rome fall?", "Why did Rome fall?");
         assert_eq!(check(a, b), Err(Rejection::Question));
+    }
+
+    #[test]
+    fn a_word_swapped_for_its_antonym_is_refused() {
+        for (a, b) in [
+            (
+                "How long should I boil an egg for a hard yolk?",
+                "How long should I boil an egg for a soft yolk?",
+            ),
+            (
+                "How can I raise the pH of my pool?",
+                "How can I lower the pH of my pool?",
+            ),
+            (
+                "Is Iran larger than Finland?",
+                "Is Iran smaller than Finland?",
+            ),
+            // The same order, another verb: not a converse.
+            (
+                "How much did Finland borrow from Meta?",
+                "How much did Finland lend Meta?",
+            ),
+            (
+                "Sort SQL results in ascending order",
+                "sort sql results in descending order",
+            ),
+            (
+                "Is Kotlin easy to learn?",
+                "How difficult is it to learn Kotlin?",
+            ),
+        ] {
+            for (x, y) in [(a, b), (b, a)] {
+                assert_eq!(
+                    only(Guard::Antonyms, x, y),
+                    Err(Rejection::Antonyms),
+                    "{x} / {y}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_converse_or_another_form_of_the_word_passes() {
+        for (a, b) in [
+            (
+                "Is George Washington shorter than Charles Darwin?",
+                "Is Charles Darwin taller than George Washington?",
+            ),
+            (
+                "How much did Intel borrow from Uber?",
+                "How much did Uber lend Intel?",
+            ),
+            (
+                "Would chickens lose a fight to tigers?",
+                "Would tigers win a fight against chickens?",
+            ),
+            // "slow" is in both texts, in two forms.
+            (
+                "Why is my iPad slowing down so fast?",
+                "Why does my iPad slow down so quickly?",
+            ),
+            // Both words on both sides.
+            (
+                "Is it hot or cold in Oslo in May?",
+                "In May, is Oslo cold or hot?",
+            ),
+            (
+                "How do I boil an egg hard?",
+                "What's the way to hard-boil an egg?",
+            ),
+        ] {
+            for (x, y) in [(a, b), (b, a)] {
+                assert_eq!(only(Guard::Antonyms, x, y), Ok(()), "{x} / {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_antonym_list_is_read_whole() {
+        // Every line a pair, each pair in both directions.
+        let lines = ANTONYM_LIST.lines().filter(|l| !l.starts_with('#')).count();
+        assert!(lines > 500, "{lines} pairs");
+        assert_eq!(ANTONYMS.len(), 2 * lines);
+        assert!(ANTONYMS.contains(&("soft", "hard")) && ANTONYMS.contains(&("hard", "soft")));
     }
 
     #[test]

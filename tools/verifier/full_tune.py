@@ -205,7 +205,9 @@ def main():
     ap.add_argument("--distill-labels", default="",
                     help="comma-separated families learnt from their labels alone under --distill, besides the new "
                          "one: order (the --order-share pairs), wh (the --wh-share pairs), opener (the --opener-share "
-                         "pairs), typo (the --typo-share pairs)")
+                         "pairs), typo (the --typo-share pairs); FAMILY:LABEL learns only that family's rows of that "
+                         "label from their labels and distils the others (wh:0: question-word changes from labels, "
+                         "question-word rewordings from the init adapter, stop 49)")
     ap.add_argument("--typo-share", type=float, default=0.0,
                     help="share of lexicon.typo_pairs: a training text beside itself misspelled (label 1), or a "
                     "training row with one side misspelled, its label kept (in a negative only a shared word)")
@@ -252,7 +254,9 @@ def main():
     model = train.Verifier(sd, cfg, rank_in, 2 * rank_in)
     model.load_adapter(init)
     teacher = None
-    label_only = [f for f in args.distill_labels.split(",") if f]
+    # (family, label or None for both) learnt from their labels alone.
+    label_only = [(f.partition(":")[0], int(f.partition(":")[2]) if f.partition(":")[2] else None)
+                  for f in args.distill_labels.split(",") if f]
     if args.distill:
         # The init adapter, merged and frozen: its scores are the soft labels.
         teacher = train.Verifier(sd, cfg, rank_in, 2 * rank_in)
@@ -411,7 +415,8 @@ def main():
             if teacher is not None:
                 with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                     soft = torch.sigmoid(teacher(ids, types, mask).float())
-                old = torch.tensor([0.0 if r.get("new") or any(r.get(f) for f in label_only) else args.distill
+                old = torch.tensor([0.0 if r.get("new") or any(r.get(f) and lab in (None, r["label"])
+                                                                for f, lab in label_only) else args.distill
                                     for r in group])
                 kept = F.binary_cross_entropy_with_logits(logits.float(), soft, reduction="none")
                 loss = ((1.0 - old) * each + old * kept).mean()

@@ -99,12 +99,13 @@ pub fn dump(
 }
 
 /// Every rule guard by the name the configuration gives it.
-const GUARDS: [(&str, Guard); 5] = [
+const GUARDS: [(&str, Guard); 6] = [
     ("numbers", Guard::Numbers),
     ("negation", Guard::Negation),
     ("direction", Guard::Direction),
     ("names", Guard::Names),
     ("question", Guard::Question),
+    ("antonyms", Guard::Antonyms),
 ];
 
 /// One way of deciding: a name and a predicate over a pair's index.
