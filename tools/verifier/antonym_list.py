@@ -190,7 +190,11 @@ def main():
         with open(args.out, "w") as f:
             f.write("# Antonym pairs for the `antonyms` veto: WordNet 3.0 direct antonyms of common adjectives,\n"
                     "# adverbs and verbs, inflected alike (tools/verifier/antonym_list.py build).\n"
-                    "# WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved.\n")
+                    "# Derived from WordNet 3.0, under its license:\n#\n")
+            with open(os.path.join(args.wordnet, "LICENSE.txt")) as lic:
+                for line in lic:
+                    f.write(("# " + line.rstrip()).rstrip() + "\n")
+            f.write("#\n")
             for x, y in pairs:
                 f.write(f"{x} {y}\n")
         print(f"{len(pairs)} pairs -> {args.out}")
