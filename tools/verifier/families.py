@@ -1951,7 +1951,7 @@ def _wh_dev(subject):
 
 
 def question_word_pairs(rng, n, split="train", relation_sides=None, relation_verbs=None, positive_share=0.4,
-                        wordings=None, tasks=True, only_relations=False):
+                        wordings=None, tasks=True, only_relations=False, positive_wordings=None):
     """Pairs of `split` ("train" or "dev"): two wordings of one question word
     about one subject (positive, kind "wh-same"), two question words about it
     (negative, "wh-change"); each group has wordings that open with other
@@ -1961,7 +1961,9 @@ def question_word_pairs(rng, n, split="train", relation_sides=None, relation_ver
     wordings keeps only the first that many wordings of each group (fewer
     openers); tasks=False leaves out the task groups (WH_TASK_GROUPS);
     only_relations keeps the relations family's templates alone (the class
-    retrieval answers showed)."""
+    retrieval answers showed). positive_wordings, when set, keeps that many
+    wordings for the positives instead (0: all), so two wordings of one
+    question word are seen in more forms than the negatives' openers (stop 50)."""
     dev = split == "dev"
     past = [e for e in WH_PAST if _wh_dev(e[0]) == dev]
     present = [e for e in WH_PRESENT if _wh_dev(e[0]) == dev]
@@ -1986,11 +1988,15 @@ def question_word_pairs(rng, n, split="train", relation_sides=None, relation_ver
         else:
             s, v = rng.choice(present)
             groups, fill = WH_PRESENT_GROUPS, {"s": s, "v": v}
+        full = groups
         if wordings:
             groups = {k: t[:wordings] for k, t in groups.items()}
         first = rng.choice(sorted(groups))
         if rng.random() < positive_share:
-            x, y = rng.sample(groups[first], 2)
+            pool = groups[first]
+            if positive_wordings is not None:
+                pool = full[first][:positive_wordings] if positive_wordings else full[first]
+            x, y = rng.sample(pool, 2)
             label, kind = 1, "wh-same"
         else:
             second = rng.choice([g for g in sorted(groups) if g != first])

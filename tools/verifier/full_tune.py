@@ -188,6 +188,10 @@ def main():
                     help="share of --wh-share pairs that are two wordings of one question word (positives)")
     ap.add_argument("--wh-wordings", type=int, default=0,
                     help="keep only the first that many wordings of each question-word group (0: all)")
+    ap.add_argument("--wh-positive-wordings", type=int, default=-1,
+                    help="keep that many wordings of each question-word group for the positives alone (0: all; "
+                         "-1: as --wh-wordings), so two wordings of one question word are seen in every form while "
+                         "the negatives keep --wh-wordings' openers (stop 50)")
     ap.add_argument("--wh-no-tasks", action="store_true",
                     help="leave the task groups (\"How do I …\" / \"How often should I …\") out of --wh-share")
     ap.add_argument("--wh-only-relations", action="store_true",
@@ -344,7 +348,8 @@ def main():
         wh = question_word_pairs(random.Random(30), 2 * n_wh, relation_sides=sides,
                                  relation_verbs=values_for(RELATION_VERBS, "train", 7), positive_share=args.wh_positive,
                                  wordings=args.wh_wordings or None, tasks=not args.wh_no_tasks,
-                                 only_relations=args.wh_only_relations)
+                                 only_relations=args.wh_only_relations,
+                                 positive_wordings=None if args.wh_positive_wordings < 0 else args.wh_positive_wordings)
         wh = [dict(r, wh=True) for r in wh]
     n_opener = int(args.examples * args.opener_share)
     opener = []
@@ -456,6 +461,7 @@ def main():
                             "typo_skip_family": args.typo_skip_family,
                             "wh_share": args.wh_share, "wh_positive": args.wh_positive,
                             "opener_share": args.opener_share, "format_share": args.format_share, "wh_wordings": args.wh_wordings,
+                            "wh_positive_wordings": args.wh_positive_wordings,
                             "wh_no_tasks": args.wh_no_tasks, "wh_only_relations": args.wh_only_relations, "typo_augment": args.typo_augment,
                             "lexicon_cross": args.lexicon_cross, "lexicon_clean": args.lexicon_clean,
                             "lexicon_indirect_min": args.lexicon_indirect_min, "distill": args.distill, "distill_labels": args.distill_labels,
