@@ -241,6 +241,8 @@ def main():
     ap.add_argument("--ranks", default="32,48,64")
     ap.add_argument("--cut", type=float, default=0.78, help="dev: the cut-off counted (about the shipped one)")
     args = ap.parse_args()
+    if args.wh_positive_wordings == 1 or (0 < args.wh_wordings < 2):
+        ap.error("--wh-wordings and --wh-positive-wordings need two wordings at least (or 0: all)")
 
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
